@@ -11,6 +11,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .clean import normalize_keep_space
@@ -20,6 +21,7 @@ MAX_CHARS = 400
 MIN_CHARS = 160
 MAX_TOKENS = 520
 HEADING_MAX = 48
+HEADING_LINE_MAX = 80  # a whole line without any sentence punctuation may be a longer heading
 
 _CN_NUM = "一二三四五六七八九十百千零〇两"
 _PATTERNS: list[tuple[int, re.Pattern]] = [
@@ -32,6 +34,7 @@ _PATTERNS: list[tuple[int, re.Pattern]] = [
     (4, re.compile(r"^[(（]\d{1,2}[)）]")),
 ]
 ARTICLE_RE = re.compile(rf"^第[{_CN_NUM}\d]+条")
+_SENT_PUNCT = re.compile(r"[。！？；;!?]")
 _SENT_END = re.compile(r"[^。！？；!?;]*[。！？；!?;]+[”’」』）)]*|[^。！？；!?;]+$")
 
 
@@ -59,6 +62,7 @@ class _Block:
     end: int
     path: tuple[str, ...]
     boundary: int  # heading level that starts here (99: none)
+    pure: bool = False  # the block is a heading line only (no body sentence after the heading)
 
 
 def _lines(text: str) -> list[_Line]:
@@ -69,8 +73,11 @@ def _lines(text: str) -> list[_Line]:
     return out
 
 
-def heading_of(line: str, styled: bool = False, in_article: bool = False) -> tuple[int, str] | None:
-    """(level, heading text) when the line opens a section, else None."""
+def heading_of(line: str, styled: bool = False, in_article: bool = False,
+               styled_level: int | None = None) -> tuple[int, str] | None:
+    """(level, heading text) when the line opens a section, else None.
+
+    ``styled``: the line is styled as a heading (DOCX/HTML/Markdown), at ``styled_level`` if known."""
     s = unicodedata.normalize("NFKC", line).strip()
     if not s:
         return None
@@ -79,14 +86,15 @@ def heading_of(line: str, styled: bool = False, in_article: bool = False) -> tup
         return min(len(md.group(1)) - 1, 4), md.group(2).strip()
     for level, pat in _PATTERNS:
         if pat.match(s):
-            if in_article and level >= 2:
-                return None  # （一）… inside an article is a list item, not a heading
-            first = re.split(r"[。！？；;!?]", s, maxsplit=1)[0]
-            if len(first) > HEADING_MAX or s.endswith(("；", ";", "：", ":")) and len(first) == len(s.rstrip("；;：:")):
+            if in_article and level >= 2 and not s.startswith("第"):
+                return None  # （一）… inside an article is a list item, not a heading (第X节 still is)
+            first = _SENT_PUNCT.split(s, maxsplit=1)[0]
+            limit = HEADING_LINE_MAX if first == s else HEADING_MAX
+            if len(first) > limit or s.endswith(("；", ";", "：", ":")) and len(first) == len(s.rstrip("；;：:")):
                 return None
             return level, line.strip()[: len(first)].strip()
     if styled and len(s) <= 60:
-        return 1, line.strip()
+        return (1 if styled_level is None else styled_level), line.strip()
     return None
 
 
@@ -117,7 +125,7 @@ def _split_long(text: str, base: int, max_chars: int) -> list[tuple[int, int]]:
     return out
 
 
-def _blocks(doc: Document, styled: set[str], max_chars: int) -> list[_Block]:
+def _blocks(doc: Document, styled: Mapping[str, int] | set[str], max_chars: int) -> list[_Block]:
     path: list[tuple[int, str]] = []
     blocks: list[_Block] = []
     in_article = False
@@ -128,7 +136,10 @@ def _blocks(doc: Document, styled: set[str], max_chars: int) -> list[_Block]:
         s = unicodedata.normalize("NFKC", line.text).strip()
         boundary = 99
         art = ARTICLE_RE.match(s) if is_law else None
-        h = None if art else heading_of(line.text, line.text.strip() in styled, in_article)
+        key = line.text.strip()
+        level = styled.get(key) if isinstance(styled, Mapping) else None
+        h = None if art else heading_of(line.text, key in styled, in_article, level)
+        pure = bool(h) and not _SENT_PUNCT.search(s.rstrip("。！？!?"))
         if h:
             level, title = h
             path = [p for p in path if p[0] < level] + [(level, title)]
@@ -143,7 +154,7 @@ def _blocks(doc: Document, styled: set[str], max_chars: int) -> list[_Block]:
         body_start = line.start + lead
         body = doc.text[body_start: line.end].rstrip()
         if len(body) <= max_chars:
-            blocks.append(_Block(body_start, body_start + len(body), cur_path, boundary))
+            blocks.append(_Block(body_start, body_start + len(body), cur_path, boundary, pure))
             continue
         first = True
         for a, b in _split_sentences(body, body_start):
@@ -155,6 +166,22 @@ def _blocks(doc: Document, styled: set[str], max_chars: int) -> list[_Block]:
     return blocks
 
 
+def _group_path(grp: list[_Block]) -> list[str]:
+    """Heading path of a chunk.  Leading heading lines ("三、…" then "（一）…", or "第一章" then
+    "第一条") name the deeper section when everything after them lies inside it."""
+    paths = [b.path for b in grp]
+    i = 0
+    while i + 1 < len(grp) and grp[i].pure:
+        cand = paths[i + 1]
+        if len(cand) <= len(paths[i]) or cand[: len(paths[i])] != paths[i]:
+            break
+        keep = len(cand) - 1 if cand and ARTICLE_RE.match(cand[-1]) else len(cand)
+        if not all(p[:keep] == cand[:keep] for p in paths[i + 1:]):
+            break
+        i += 1
+    return _chunk_path(paths[i:])
+
+
 def _chunk_path(paths: list[tuple[str, ...]]) -> list[str]:
     first = list(paths[0])
     last = list(paths[-1])
@@ -163,7 +190,7 @@ def _chunk_path(paths: list[tuple[str, ...]]) -> list[str]:
     return first
 
 
-def chunk_document(doc: Document, styled_headings: set[str] | None = None,
+def chunk_document(doc: Document, styled_headings: Mapping[str, int] | set[str] | None = None,
                    max_chars: int = MAX_CHARS, min_chars: int = MIN_CHARS,
                    max_tokens: int = MAX_TOKENS) -> list[Chunk]:
     blocks = _blocks(doc, styled_headings or set(), max_chars)
@@ -173,7 +200,7 @@ def chunk_document(doc: Document, styled_headings: set[str] | None = None,
         if cur:
             cur_len = cur[-1].end - cur[0].start
             # a heading directly followed by its body stays with it
-            heading_only = len(cur) == 1 and cur[0].boundary < 99 and cur_len <= HEADING_MAX + 2
+            heading_only = len(cur) == 1 and cur[0].boundary < 99 and (cur[0].pure or cur_len <= HEADING_MAX + 2)
             limit = max_chars + (HEADING_MAX if heading_only else 0)
             too_big = blk.end - cur[0].start > limit or count_tokens(doc.text[cur[0].start: blk.end]) > max_tokens
             new_section = blk.boundary <= 2 or (blk.boundary < 99 and cur_len >= min_chars)
@@ -187,7 +214,7 @@ def chunk_document(doc: Document, styled_headings: set[str] | None = None,
     for ordinal, grp in enumerate(groups):
         start, end = grp[0].start, grp[-1].end
         text = doc.text[start:end]
-        path = _chunk_path([b.path for b in grp])
+        path = _group_path(grp)
         header = doc.title + ("｜" + " > ".join(path) if path else "")
         digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
         chunks.append(Chunk(

@@ -20,7 +20,9 @@ _BULLET = r"[•·●◆▪■□\-\*]"
 # "  • 索引号:" optionally followed by a value on the same line
 _BULLET_FIELD = re.compile(rf"^(?P<indent>\s*){_BULLET}\s*(?P<label>{_LABEL_RE})\s*[:：]\s*(?P<value>.*)$")
 # "索引号: | 0058… | 发布机构: | 市政府办公室 |"
-_PIPE_FIELD = re.compile(rf"(?P<label>{_LABEL_RE})\s*[:：]\s*\|?\s*(?P<value>[^|]*?)\s*(?=\||$)")
+# (an empty cell is an empty value: the next cell's label is never taken as the value)
+_PIPE_FIELD = re.compile(
+    rf"(?P<label>{_LABEL_RE})\s*[:：]\s*\|?\s*(?P<value>(?:(?!(?:{_LABEL_RE})\s*[:：])[^|\s][^|]*?)?)\s*(?=\||$)")
 # "来源：xx  发布时间：2020-01-09" (short line made only of fields)
 _INLINE_FIELD = re.compile(rf"(?P<label>{_LABEL_RE})\s*[:：]\s*(?P<value>.*?)(?=\s+(?:{_LABEL_RE})\s*[:：]|$)")
 _JUNK_LINE = re.compile(

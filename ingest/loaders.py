@@ -19,7 +19,8 @@ class Loaded:
     text: str
     fmt: str
     pages: list[tuple[int, int]] = field(default_factory=list)  # (start offset, page number)
-    heading_lines: set[str] = field(default_factory=set)  # lines styled as headings (docx, html)
+    # lines styled as headings (docx, html, md), stripped -> level (0 document title, 1 section, 2 subsection…)
+    heading_lines: dict[str, int] = field(default_factory=dict)
     title_hint: str = ""  # <title>, docx core title, PDF metadata title
 
 
@@ -47,6 +48,10 @@ def decode_text(data: bytes) -> str:
     odd = sum(1 for ch in text if ("\u0080" <= ch <= "\u2fff" and not ch.isspace()) or "\ue000" <= ch <= "\uf8ff")
     if cjk == 0 or odd > cjk * 0.2:
         raise IngestError("unrecognised text encoding (mixed or binary content)")
+    # part UTF-8, part GB18030 decodes "cleanly" as GB18030 mojibake; a run of real UTF-8 Chinese
+    # (never produced by chance from GB18030 bytes) gives it away
+    if re.search(r"[\u4e00-\u9fff]{6,}", data.decode("utf-8", errors="replace")):
+        raise IngestError("mixed text encodings (part UTF-8, part GB18030): save the file in one encoding")
     return text
 
 
@@ -62,11 +67,12 @@ def load_text(data: bytes, fmt: str = "txt") -> Loaded:
     if _looks_binary(text):
         raise IngestError("file is binary, not text")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    headings: set[str] = set()
+    headings: dict[str, int] = {}
     if fmt == "md":
         for line in text.split("\n"):
-            if re.match(r"^#{1,6}\s", line):
-                headings.add(line)
+            m = re.match(r"^(#{1,6})\s", line)
+            if m:
+                headings.setdefault(line.strip(), min(len(m.group(1)) - 1, 4))
     return Loaded(text=text, fmt=fmt, heading_lines=headings)
 
 
@@ -122,12 +128,15 @@ def load_docx(data: bytes) -> Loaded:
     except Exception as exc:  # python-docx raises many kinds on malformed parts
         raise IngestError(f"damaged Word document: {exc}") from exc
     lines: list[str] = []
-    headings: set[str] = set()
+    headings: dict[str, int] = {}
     for para in document.paragraphs:
         line = para.text
         style = (para.style.name if para.style is not None else "") or ""
         if line.strip() and (style.lower().startswith(("heading", "title")) or style.startswith("标题")):
-            headings.add(line)
+            # "Title" -> 0, "Heading 2" / "标题 2" -> 2
+            m = re.search(r"(\d)\s*$", style)
+            level = min(int(m.group(1)), 4) if m else (0 if style.lower().startswith("title") or style == "标题" else 1)
+            headings.setdefault(line.strip(), level)
         lines.append(line)
     for table in document.tables:
         for row in table.rows:
@@ -157,16 +166,23 @@ def load_html(data: bytes) -> Loaded:
         text_raw = decode_text(data)
     soup = BeautifulSoup(text_raw, "html.parser")
     title = soup.title.get_text(strip=True) if soup.title else ""
-    for tag in soup(["script", "style", "noscript", "nav", "header", "footer", "iframe", "form"]):
+    # <title> is usually "document title_site name": keep the document part
+    title = re.split(r"\s*[_|｜]\s*|\s+[-–—]\s+", title)[0].strip() or title
+    # <title> is metadata, not body text (it would otherwise be read as the first line)
+    for tag in soup(["title", "script", "style", "noscript", "nav", "header", "footer", "iframe", "form"]):
         tag.decompose()
-    headings = {h.get_text(" ", strip=True) for h in soup.find_all(["h1", "h2", "h3", "h4"])}
+    headings: dict[str, int] = {}
+    for h in soup.find_all(["h1", "h2", "h3", "h4"]):
+        heading = re.sub(r"[ \t\u00a0]+", " ", h.get_text(" ", strip=True)).strip()
+        if heading:
+            headings.setdefault(heading, int(h.name[1]) - 1)  # <h1> is the page title: level 0
     for tag in soup.find_all(_BLOCK_TAGS):
         tag.insert_before("\n")
         tag.insert_after("\n")
     text = soup.get_text()
     lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in text.split("\n")]
     text = "\n".join(ln for ln in lines if ln)
-    return Loaded(text=text, fmt="html", heading_lines={h for h in headings if h}, title_hint=title)
+    return Loaded(text=text, fmt="html", heading_lines=headings, title_hint=title)
 
 
 def load_bytes(data: bytes, suffix: str) -> Loaded:

@@ -48,7 +48,7 @@ def guess_title(body: str, title_hint: str, fallback: str) -> str:
         return title_hint.strip()
     candidates = []
     for line in body.split("\n")[:20]:
-        s = line.strip()
+        s = re.sub(r"^#{1,6}\s+", "", line.strip())  # a Markdown heading's marks are not in the title
         if not s or len(s) > 80 or len(s) < 4 or s[-1] in "。：:；;，," or DOC_NUMBER_RE.fullmatch(s):
             continue
         if _DATE_RE.fullmatch(s):
@@ -133,9 +133,10 @@ def guess_year(title: str, body: str, fields: dict[str, str]) -> int | None:
     if m and not re.search(r"[—\-–]\s*(?:19|20)\d{2}", _nfkc(title)[m.end(): m.end() + 8]):
         return int(m.group(1))
     # law/regulation: the latest 通过/修正/修订/公布 date in the header lines
-    header = "\n".join(body.split("\n")[:12])
-    dates = [int(y) for y, _, _ in _DATE_RE.findall(header)]
-    if dates and re.search(r"(通过|修正|修订|公布|施行|发布)", header):
+    # (a "2020年1月1日 施行" line is when it takes effect, not the year of the text)
+    dates = [int(y) for line in body.split("\n")[:12] if re.search(r"(通过|修正|修订|公布|发布)", line)
+             for y, _, _ in _DATE_RE.findall(line)]
+    if dates:
         return max(dates)
     for key in ("成文日期", "发文日期", "发布日期", "发布时间"):
         v = fields.get(key, "")

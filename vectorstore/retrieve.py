@@ -14,9 +14,20 @@ from ingest.metadata import DOC_NUMBER_RE
 from ingest.records import Chunk
 
 from .kb import KnowledgeBase
+from .rerank import IDF, analyse, passage_score
 from .tokenize import tokenize
 
 RRF_K = 60
+RERANK_DEPTH = 30
+RERANK_WEIGHT = 0.45  # share of the final score given to the sentence-level reranker
+DENSE_WEIGHT = 0.15  # and to the dense similarity itself (rescues paraphrases BM25 cannot see)
+_SUBQ_SPLIT = re.compile(r"(?<=[。？！?!；;])")
+
+
+def sub_queries(query: str) -> list[str]:
+    """A question of several sentences (a practice, then a requirement) is also searched part by part."""
+    parts = [p.strip() for p in _SUBQ_SPLIT.split(query) if len(p.strip()) >= 8]
+    return parts if len(parts) >= 2 else []
 
 
 @dataclass
@@ -99,8 +110,9 @@ def doc_aliases(d: dict) -> set[str]:
 
 class Retriever:
     def __init__(self, kb: KnowledgeBase, use_dense: bool = True, use_bm25: bool = True,
-                 use_sparse: bool = False, use_doc_prior: bool = True) -> None:
+                 use_sparse: bool = False, use_doc_prior: bool = True, use_rerank: bool = True) -> None:
         self.kb = kb
+        self.use_rerank = use_rerank
         self.use_dense, self.use_bm25, self.use_sparse, self.use_doc_prior = use_dense, use_bm25, use_sparse, use_doc_prior
         self._gen = -1
         self._sparse: np.ndarray | None = None
@@ -122,6 +134,7 @@ class Retriever:
             for a in al:
                 counts[a] = counts.get(a, 0) + 1
         self.alias_df = counts
+        self.idf = IDF(store.chunk_table()[2])
         self._sparse = None
         self._gen = self.bm25.generation
 
@@ -171,12 +184,50 @@ class Retriever:
 
     # ---- search -------------------------------------------------------------------------------
     def search(self, query: str, filters: Filters | None = None, k: int = 10, pool: int = 60) -> list[Hit]:
+        """Top-k passages: hybrid fusion (per sub-question too), then sentence-level reranking."""
         self._refresh()
         allowed = self.allowed_docs(filters)
-        if allowed is not None and not allowed:
+        if (allowed is not None and not allowed) or not self.chunk_ids:
             return []
-        if not self.chunk_ids:
-            return []
+        self._last_dense = {}
+        fused, lists = self._fused(query, filters, allowed, pool)
+        dense_sim = dict(self._last_dense)
+        parts = sub_queries(query)
+        if parts:
+            runs = [sorted(fused, key=lambda c: -fused[c])] + [
+                sorted(f, key=lambda c: -f[c]) for f in (self._fused(p, filters, allowed, pool)[0] for p in parts)]
+            fused = {}
+            for run in runs:
+                for r, cid in enumerate(run):
+                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + r + 1)
+        ranked = sorted(fused.items(), key=lambda x: -x[1])[: max(k, RERANK_DEPTH if self.use_rerank else k)]
+        chunks = self.kb.store.chunks_by_id([cid for cid, _ in ranked])
+        ranked = [(cid, sc) for cid, sc in ranked if cid in chunks]
+        if self.use_rerank and ranked:
+            questions = [analyse(query, self.idf)] + [analyse(p, self.idf) for p in parts]
+            top = ranked[0][1]
+            sims = [dense_sim.get(cid) for cid, _ in ranked if cid in dense_sim]
+            lo, hi = (min(sims), max(sims)) if sims else (0.0, 1.0)
+            rescored = []
+            for cid, sc in ranked:
+                ch = chunks[cid]
+                title = self.docs.get(ch.doc_id, {}).get("title", "")
+                ps = max(passage_score(q, " ".join(ch.heading_path), ch.text, title) for q in questions)
+                dn = (dense_sim[cid] - lo) / (hi - lo) if cid in dense_sim and hi > lo else 0.0
+                rescored.append((cid, (1 - RERANK_WEIGHT - DENSE_WEIGHT) * sc / top + RERANK_WEIGHT * ps
+                                 + DENSE_WEIGHT * dn))
+            ranked = sorted(rescored, key=lambda x: -x[1])
+        ranked = ranked[:k]
+        positions = {name: {cid: r + 1 for r, cid in enumerate(ids)} for name, ids in lists.items()}
+        hits = []
+        for rank, (cid, score) in enumerate(ranked, start=1):
+            ch = chunks[cid]
+            hits.append(Hit(ch, self.docs.get(ch.doc_id, {"id": ch.doc_id}), rank, score,
+                            {name: positions[name].get(cid) for name in lists}))
+        return hits
+
+    def _fused(self, query: str, filters: Filters | None, allowed: set[str] | None,
+               pool: int) -> tuple[dict[str, float], dict[str, list[str]]]:
         mask = None
         if allowed is not None:
             allowed_idx = np.array([self.doc_index[d] for d in allowed if d in self.doc_index], dtype=np.int32)
@@ -188,7 +239,9 @@ class Retriever:
         if self.use_dense:
             vec = self.kb.embedder.embed_query(query)
             where = self.where_clause(filters, allowed)
-            lists["dense"] = [cid for cid, _ in self.kb.store.dense_query(vec, pool, where)]
+            dense = self.kb.store.dense_query(vec, pool, where)
+            lists["dense"] = [cid for cid, _ in dense]
+            self._last_dense = dict(dense)
         if self.use_sparse:
             lists["sparse"] = self._sparse_search(query, pool, mask)
         fused: dict[str, float] = {}
@@ -203,17 +256,7 @@ class Retriever:
                     p = prior.get(cid.split("#", 1)[0])
                     if p:
                         fused[cid] += (1.0 / (RRF_K + 1)) * (p / top)
-        ranked = sorted(fused.items(), key=lambda x: -x[1])[:k]
-        chunks = self.kb.store.chunks_by_id([cid for cid, _ in ranked])
-        positions = {name: {cid: r + 1 for r, cid in enumerate(ids)} for name, ids in lists.items()}
-        hits = []
-        for rank, (cid, score) in enumerate(ranked, start=1):
-            ch = chunks.get(cid)
-            if ch is None:  # deleted between reads
-                continue
-            hits.append(Hit(ch, self.docs.get(ch.doc_id, {"id": ch.doc_id}), rank, score,
-                            {name: positions[name].get(cid) for name in lists}))
-        return hits
+        return fused, lists
 
     def _sparse_search(self, query: str, pool: int, mask: np.ndarray | None) -> list[str]:
         emb = self.kb.embedder

@@ -12,7 +12,8 @@ TERMS_FILE = Path(__file__).with_name("data") / "terms.txt"
 STOPWORDS = frozenset(
     "的 了 和 与 及 或 在 是 对 为 以 于 等 把 被 将 由 从 向 并 也 都 而 其 之 中 上 下 个 这 那 有 没有 要 "
     "吗 呢 吧 啊 哪些 什么 怎么 怎样 如何 多少 几 哪个 哪 谁 是否 请 一下 一个 我们 你 我 他 她 它 "
-    "分别 具体 情况 进行 开展 按照 根据 关于 工作".split()
+    "分别 具体 情况 进行 开展 按照 根据 关于 工作 多长 多长时间 长时间 多久 时候 什么时候 何时 哪年 "
+    "能 能不能 可以吗 可不可以 应该 一般 要求 规定 怎么样 讲 讲解 一讲 说说 介绍".split()
 )
 _PUNCT = re.compile(r"^[\W_]+$", re.UNICODE)
 
@@ -34,11 +35,12 @@ def field_terms() -> list[str]:
     return [t.strip() for t in TERMS_FILE.read_text(encoding="utf-8").splitlines() if t.strip()]
 
 
-def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
-    """NFKC-normalised, lower-cased jieba search-mode tokens without punctuation."""
+def tokenize(text: str, drop_stopwords: bool = True, search_mode: bool = True) -> list[str]:
+    """NFKC-normalised, lower-cased jieba tokens without punctuation (search mode adds sub-words)."""
     text = unicodedata.normalize("NFKC", text).lower()
     out = []
-    for tok in _jieba().cut_for_search(text):
+    jb = _jieba()
+    for tok in (jb.cut_for_search(text) if search_mode else jb.cut(text)):
         tok = tok.strip()
         if not tok or _PUNCT.match(tok):
             continue

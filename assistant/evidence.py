@@ -1,0 +1,81 @@
+"""Evidence units: sentences of retrieved passages with document offsets, and the numbered
+source list an answer cites (every quote cut verbatim from the stored document text)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vectorstore.retrieve import Hit
+from vectorstore.store import Store
+
+from .records import Source
+
+_SENT = re.compile(r"[^。！？!?；;\n]*[。！？!?；;]+[”’」』）)]*|[^。！？!?；;\n]+")
+CONTEXT_CHARS = 120
+
+
+@dataclass
+class Sentence:
+    hit: Hit
+    start: int  # absolute offsets in the document text
+    end: int
+    text: str
+
+    @property
+    def doc_id(self) -> str:
+        return self.hit.chunk.doc_id
+
+
+def sentences_of(hit: Hit) -> list[Sentence]:
+    ch = hit.chunk
+    out = []
+    for m in _SENT.finditer(ch.text):
+        raw = m.group(0)
+        lead = len(raw) - len(raw.lstrip())
+        s = raw.strip()
+        if len(s) < 4:
+            continue
+        start = ch.start + m.start() + lead
+        out.append(Sentence(hit, start, start + len(s), s))
+    return out
+
+
+class SourceBook:
+    """Numbered sources, deduplicated by (document, offsets)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sources: list[Source] = []
+        self._by_key: dict[tuple[str, int, int], int] = {}
+        self._texts: dict[str, str] = {}
+
+    def doc_text(self, doc_id: str) -> str:
+        if doc_id not in self._texts:
+            doc = self.store.document(doc_id)
+            self._texts[doc_id] = doc.text if doc else ""
+        return self._texts[doc_id]
+
+    def cite(self, hit: Hit, start: int | None = None, end: int | None = None) -> int:
+        """Number of the source for ``hit`` (whole passage, or the span start..end of its document)."""
+        ch = hit.chunk
+        start = ch.start if start is None else start
+        end = ch.end if end is None else end
+        key = (ch.doc_id, start, end)
+        if key in self._by_key:
+            return self._by_key[key]
+        text = self.doc_text(ch.doc_id)
+        quote = text[start:end] if text else ch.text
+        number = len(self.sources) + 1
+        d = hit.doc
+        self.sources.append(Source(
+            number=number, doc_id=ch.doc_id, title=d.get("title") or ch.doc_id, issuer=d.get("issuer") or "",
+            year=d.get("year"), kind=d.get("kind") or "", heading_path=list(ch.heading_path), page=ch.page,
+            start=start, end=end, quote=quote, chunk_id=ch.id,
+            context_before=text[max(0, start - CONTEXT_CHARS): start] if text else "",
+            context_after=text[end: end + CONTEXT_CHARS] if text else "", doc_number=d.get("doc_number") or "",
+        ))
+        self._by_key[key] = number
+        return number
+
+    def cite_sentence(self, s: Sentence) -> int:
+        return self.cite(s.hit, s.start, s.end)
