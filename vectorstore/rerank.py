@@ -68,10 +68,11 @@ def sentence_score(q: Question, sentence: str, context: str = "") -> float:
     """0..~1.3: term coverage (sentence, plus half weight for its heading/context), bigram
     overlap, and an answer-type bonus."""
     total = sum(q.weights.values()) or 1.0
-    s_toks = set(tokenize(sentence, search_mode=False))
-    c_toks = set(tokenize(context, search_mode=False)) if context else set()
-    cov = sum(w for t, w in q.weights.items() if t in s_toks) / total
-    cov_ctx = sum(w for t, w in q.weights.items() if t in c_toks and t not in s_toks) / total
+    # substring match, not token equality: jieba cuts 行政强制执行 and 强制执行 differently
+    s_norm = _nfkc(sentence).lower()
+    c_norm = _nfkc(context).lower() if context else ""
+    cov = sum(w for t, w in q.weights.items() if t in s_norm) / total
+    cov_ctx = sum(w for t, w in q.weights.items() if t in c_norm and t not in s_norm) / total
     grams = bigrams(sentence)
     overlap = len(q.grams & grams) / len(q.grams) if q.grams else 0.0
     base = 0.6 * cov + 0.25 * cov_ctx + 0.4 * overlap

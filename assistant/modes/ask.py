@@ -5,7 +5,9 @@ from vectorstore.rerank import bigrams
 from vectorstore.retrieve import Filters, sub_queries
 
 from ..citations import enforce, renumber
-from ..evidence import SourceBook
+from vectorstore.rerank import split_sentences
+
+from ..evidence import Sentence, SourceBook
 from ..records import Answer
 from .base import Composer, Context, Scored, attribution, following_items, gate, passages_of, topic_sentences
 
@@ -18,6 +20,12 @@ def _similar(a: str, b: str) -> bool:
     return bool(ga and gb) and len(ga & gb) / min(len(ga), len(gb)) > 0.6
 
 
+def shares_subject(first: str, second: str) -> bool:
+    """Whether ``second`` opens with words of ``first`` (a continuation, not a new topic)."""
+    opening = second[:8]
+    return any(opening[i: i + 3] in first for i in range(0, max(len(opening) - 2, 0)))
+
+
 def select(scored: list[Scored], extra: list[list[Scored]] = ()) -> list[Scored]:
     """Best sentence, then close runners-up (deduplicated); the best of each sub-question too."""
     if not scored:
@@ -28,10 +36,27 @@ def select(scored: list[Scored], extra: list[list[Scored]] = ()) -> list[Scored]
             break
         if not any(_similar(cand.sentence.text, c.sentence.text) for c in chosen):
             chosen.append(cand)
+    # the sentence right after the best one, when it carries on the same subject (它/该/区域评估的费用…)
     for sub in extra:
         if sub and not any(_similar(sub[0].sentence.text, c.sentence.text) for c in chosen):
             chosen.append(sub[0])
     return chosen
+
+
+def continuation(s: Sentence, book: SourceBook) -> Sentence | None:
+    """The document's next sentence when it carries on the same subject (区域评估的费用… after 区域评估…),
+    even across a chunk boundary."""
+    text = book.doc_text(s.doc_id)
+    rest = text[s.end: s.end + 300]
+    lead = len(rest) - len(rest.lstrip())
+    spans = split_sentences(rest)
+    if not spans or spans[0][0] != lead or "\n\n" in rest[:lead]:
+        return None
+    a, b = spans[0]
+    nxt = rest[a:b]
+    if not shares_subject(s.text, nxt):
+        return None
+    return Sentence(s.hit, s.end + a, s.end + b, nxt)
 
 
 def compose(chosen: list[Scored], book: SourceBook) -> tuple[str, list[str]]:
@@ -46,6 +71,9 @@ def compose(chosen: list[Scored], book: SourceBook) -> tuple[str, list[str]]:
             group = [c.sentence]
             if c.sentence.text.rstrip().endswith(("：", ":")):
                 group += following_items(c.sentence.hit, c.sentence)
+            elif c is chosen[0]:
+                nxt = continuation(c.sentence, book)
+                group += [nxt] if nxt else []
             for s in group:
                 if (s.doc_id, s.start) not in done:
                     done.add((s.doc_id, s.start))

@@ -1,0 +1,128 @@
+"""check: split a claim or passage into claims; verdict per claim with quoted, cited evidence;
+and, for a practice described in a report, the governing requirement that applies."""
+from __future__ import annotations
+
+import re
+
+from vectorstore.retrieve import Filters
+
+from ..evidence import SourceBook
+from ..records import Answer
+from .base import Context, Scored, passages_of, topic_sentences
+
+SUPPORT_MIN = 0.55  # evidence score needed to call a claim supported
+RELATED_MIN = 0.3  # evidence score enough to show a contradiction (a figure or direction that disagrees)
+VERDICT_ZH = {"supported": "属实（与来源一致）", "contradicted": "与来源不符", "not_found": "知识库中未找到依据"}
+_CLAIM_SPLIT = re.compile(r"(?<=[。！？!?；;])")
+_QUOTE_CLAIM = re.compile(r"[“\"「『]([^”\"」』]{6,})[”\"」』]")
+_NUM_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿)?\s*(%|个工作日|件|项|名|人|个|日|天|月|年|宗|份|次|条|家|起|卷|元|倍)")
+_UP = re.compile(r"增加|增长|上升|提高|提升|增多|上涨")
+_DOWN = re.compile(r"减少|下降|降低|减|下滑|回落")
+_ALL = re.compile(r"全部|均已|一律|所有|全都|100%|百分之百|无一例外")
+_PARTIAL = re.compile(r"正在|尚未|未(?:能|完成|办结)|部分|其中|除[^。]{0,20}外")
+_QUALIFIER = re.compile(r"\d+\s*(?:个工作日|日|天|个月|月|年)\s*(?:后|内|以内|以上|以下|前)")
+_REQUIREMENT = re.compile(r"要|应当|必须|不得|不少于|不超过|严禁|禁止")
+
+
+def split_claims(text: str) -> list[str]:
+    """The claim(s) to check: quoted text if the request quotes it, else each sentence."""
+    m = _QUOTE_CLAIM.search(text)
+    body = m.group(1) if m else re.sub(r"^(请)?(核对|核查|核实|检查)[^：:]{0,20}[：:]", "", text.strip())
+    claims = [c.strip() for c in _CLAIM_SPLIT.split(body) if len(c.strip()) >= 6]
+    return claims or [body.strip()]
+
+
+def numbers(text: str) -> list[tuple[float, str]]:
+    out = []
+    for value, scale, unit in _NUM_UNIT.findall(text):
+        v = float(value) * (10000 if scale == "万" else 1e8 if scale == "亿" else 1)
+        out.append((v, unit))
+    return out
+
+
+def judge(claim: str, evidence: str) -> tuple[str, str]:
+    """(verdict, reason) comparing one claim with its best evidence sentence(s)."""
+    c_nums, e_nums = numbers(claim), numbers(evidence)
+    c_units = {u for _, u in c_nums}
+    for v, u in c_nums:
+        same_unit = [ev for ev, eu in e_nums if eu == u]
+        if same_unit and v not in same_unit:
+            return "contradicted", f"数字不符：来源中为{'、'.join(f'{x:g}{u}' for x in same_unit)}"
+    if (_UP.search(claim) and _DOWN.search(evidence) and not _UP.search(evidence)) or \
+            (_DOWN.search(claim) and _UP.search(evidence) and not _DOWN.search(evidence)):
+        return "contradicted", "增减方向与来源相反"
+    if _ALL.search(claim):
+        counts = [v for v, u in e_nums if u in ("件", "项", "宗", "个", "份", "名")]
+        if _PARTIAL.search(evidence) or (len(counts) >= 2 and len(set(counts)) > 1 and not c_units):
+            return "contradicted", "来源显示并非全部/一律如此"
+        q = _QUALIFIER.search(evidence)
+        if q and q.group(0) not in claim:
+            return "contradicted", f"来源附有条件：{q.group(0)}"
+    return "supported", ""
+
+
+def governing_requirements(claim: str, ctx: Context, book: SourceBook, k: int = 2) -> list[dict]:
+    """Requirement sentences (要/应当/必须/不得…) of governing documents that address the claim."""
+    hits = ctx.retriever.search(claim, Filters(kind=["outline", "law"], level=["national"]), k=6)
+    if not hits:
+        return []
+    scored = [s for s in topic_sentences(claim, ctx, hits) if _REQUIREMENT.search(s.sentence.text)]
+    out = []
+    for s in scored[:k]:
+        if s.score < SUPPORT_MIN:
+            break
+        n = book.cite_sentence(s.sentence)
+        out.append({"text": s.sentence.text, "source": n, "doc_id": s.sentence.doc_id,
+                    "title": s.sentence.hit.doc.get("title"), "doc_number": s.sentence.hit.doc.get("doc_number")})
+    return out
+
+
+def check_one(claim: str, ctx: Context, filters: Filters | None, book: SourceBook) -> tuple[dict, list]:
+    hits = ctx.retriever.search(claim, filters, k=ctx.k)
+    scored: list[Scored] = topic_sentences(claim, ctx, hits) if hits else []
+    if not scored or scored[0].score < RELATED_MIN:
+        return {"claim": claim, "verdict": "not_found", "reason": "没有找到足以判断的来源", "evidence": []}, hits
+    best = scored[0]
+    # judge against the best sentence and the close runners-up of the same passage
+    related = [best] + [s for s in scored[1:4] if s.sentence.hit is best.sentence.hit and s.score >= 0.8 * best.score]
+    verdict, reason = judge(claim, " ".join(s.sentence.text for s in related))
+    if verdict == "supported" and best.score < SUPPORT_MIN:
+        return {"claim": claim, "verdict": "not_found", "reason": "来源与该说法只部分相关，无法确认", "evidence": []}, hits
+    evidence = []
+    for s in related[:2]:
+        n = book.cite_sentence(s.sentence)
+        evidence.append({"text": s.sentence.text, "source": n, "doc_id": s.sentence.doc_id})
+    return {"claim": claim, "verdict": verdict, "reason": reason, "evidence": evidence}, hits
+
+
+def overall(verdicts: list[str]) -> str:
+    if "contradicted" in verdicts:
+        return "contradicted"
+    if verdicts and all(v == "supported" for v in verdicts):
+        return "supported"
+    return "not_found" if "supported" not in verdicts else "supported"
+
+
+def check(request: str, ctx: Context, filters: Filters | None = None, claim: str | None = None,
+          with_requirements: bool = True) -> Answer:
+    book = SourceBook(ctx.store)
+    claims = split_claims(claim or request)
+    rows, all_hits, lines = [], [], []
+    for c in claims:
+        row, hits = check_one(c, ctx, filters, book)
+        if with_requirements and row["verdict"] != "not_found" and any(
+                e["doc_id"] for e in row["evidence"] if ctx.retriever.docs.get(e["doc_id"], {}).get("kind") == "report"):
+            row["requirements"] = governing_requirements(c, ctx, book)
+        rows.append(row)
+        all_hits.extend(h for h in hits if h not in all_hits)
+        lines.append(f"【{VERDICT_ZH[row['verdict']]}】{c}")
+        if row["reason"]:
+            lines.append(f"说明：{row['reason']}")
+        for e in row["evidence"]:
+            lines.append(f"依据：{e['text']}[{e['source']}]")
+        for r in row.get("requirements", []):
+            lines.append(f"相关要求（{r['doc_number'] or r['title']}）：{r['text']}[{r['source']}]")
+    verdict = overall([r["verdict"] for r in rows])
+    return Answer(mode="check", question=request, text="\n".join(lines), sources=book.sources,
+                  claims=rows, verdict=verdict, passages=passages_of(all_hits),
+                  requirements=[r for row in rows for r in row.get("requirements", [])])

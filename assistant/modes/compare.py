@@ -1,0 +1,75 @@
+"""compare: how did other agencies do X — one row per agency: practice, key figures, citation."""
+from __future__ import annotations
+
+from vectorstore.retrieve import Filters, Hit
+
+from ..citations import enforce, renumber
+from ..evidence import SourceBook
+from ..records import Answer
+from .base import Context, Scored, gate, passages_of, score_sentences
+from .check import numbers
+from .gather import gather
+
+from vectorstore.rerank import analyse
+
+
+def agency_rows(question: str, ctx: Context, hits: list[Hit], book: SourceBook, per_row: int = 2) -> list[dict]:
+    q = analyse(question, ctx.retriever.idf)
+    groups: dict[str, list[Hit]] = {}
+    for h in hits:
+        groups.setdefault(h.doc.get("issuer") or h.chunk.doc_id, []).append(h)
+    rows = []
+    for agency, group in groups.items():
+        scored: list[Scored] = score_sentences(q, group)
+        picked = []
+        for s in scored:
+            if len(picked) >= per_row:
+                break
+            if s.score < 0.3 or any(p.sentence.text == s.sentence.text for p in picked):
+                continue
+            picked.append(s)
+        if not picked:
+            continue
+        picked.sort(key=lambda s: (s.sentence.doc_id, s.sentence.start))
+        cites = [book.cite_sentence(s.sentence) for s in picked]
+        figures = []
+        for s in picked:
+            for v, u in numbers(s.sentence.text):
+                figures.append(f"{v:g}{u}")
+        rows.append({"agency": agency, "doc_id": group[0].chunk.doc_id, "title": group[0].doc.get("title"),
+                     "year": group[0].doc.get("year"), "practice": [s.sentence.text for s in picked],
+                     "figures": list(dict.fromkeys(figures)), "sources": cites,
+                     "score": round(max(s.score for s in picked), 4)})
+    rows.sort(key=lambda r: -r["score"])
+    return rows
+
+
+def compare(question: str, ctx: Context, filters: Filters | None = None, backend=None, on_token=None) -> Answer:
+    hits = gather(ctx.retriever, "compare", question, filters, k=12)
+    refused, _ = gate(question, "compare", ctx, hits)
+    if refused:
+        return refused
+    if backend is not None:
+        from ..generate import llm_answer
+
+        return llm_answer(backend, "compare", question, hits, ctx.store, on_token=on_token)
+    book = SourceBook(ctx.store)
+    rows = agency_rows(question, ctx, hits, book)
+    lines, exempt = [], []
+    head = f"共找到{len(rows)}个单位的相关做法："
+    lines.append(head)
+    exempt.append(head)
+    for r in rows:
+        label = f"{r['agency']}（{r['year'] or '年份不详'}）："
+        lines.append(label)
+        exempt.append(label)
+        for text, n in zip(r["practice"], r["sources"]):
+            lines.append(f"{text}[{n}]")
+    text, flags = enforce("\n".join(lines), book.sources, exempt=tuple(exempt))
+    text, sources = renumber(text, book.sources)
+    mapping = {s.chunk_id + f"@{s.start}": s.number for s in sources}
+    old = {s.number: s for s in book.sources}
+    for r in rows:
+        r["sources"] = [mapping.get(old[n].chunk_id + f"@{old[n].start}", n) for n in r["sources"]]
+    return Answer(mode="compare", question=question, text=text, sources=sources, flags=flags,
+                  compare=rows, passages=passages_of(hits))

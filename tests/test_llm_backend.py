@@ -1,0 +1,442 @@
+"""The OpenAI-compatible LLM path against ScriptedOpenAIServer, a test double of an LLM server
+(a real model cannot run here): real knowledge base, real retrieval, scripted model replies."""
+from __future__ import annotations
+
+import os
+import socket
+import urllib.request
+import json
+
+import pytest
+
+import prompts
+from assistant import citations
+from assistant.generate import llm_answer, number_passages, render_prompt
+from assistant.llm import LLMConfigError, LLMError, OpenAIBackend, make_backend, normalize_base_url
+from assistant.records import REFUSAL_TEXT, Source
+from assistant.settings import Settings
+
+try:
+    from tests.llm_server import ScriptedOpenAIServer, ScriptedReply
+except ImportError:  # tests/ is not a package: pytest puts it on sys.path
+    from llm_server import ScriptedOpenAIServer, ScriptedReply
+
+DOC_A = """甲市司法局关于2022年法治政府建设情况的报告
+
+一、主要举措
+2022年，我局全面推行行政执法公示制度，全年办理行政复议案件3件，全部在法定期限内办结。
+我局组织执法人员培训12次，参训人员达480人次。
+
+二、存在问题
+基层执法力量仍然不足，执法规范化水平有待提升。
+"""
+
+DOC_B = """乙县人民政府关于2023年法治政府建设情况的报告
+
+一、重大行政决策
+2023年，我县严格落实重大行政决策程序，开展合法性审核28件，组织听证会2场。
+我县聘请法律顾问6名，为县政府决策提供法律意见。
+"""
+
+QUESTION = "甲市司法局2022年办理了多少件行政复议案件？"
+GOOD = "甲市司法局2022年全年办理行政复议案件3件，全部在法定期限内办结。"
+MODEL = "qwen-scripted-test"
+
+
+# ---- fixtures ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory):
+    from vectorstore.kb import KnowledgeBase
+
+    root = tmp_path_factory.mktemp("llm-kb")
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "jiashi-sifaju-2022.txt").write_text(DOC_A, encoding="utf-8")
+    (docs / "yixian-zhengfu-2023.txt").write_text(DOC_B, encoding="utf-8")
+    base = KnowledgeBase(root / "kb")
+    report = base.ingest([docs], progress=False)
+    assert report.count("added") == 2, report.to_dict()
+    yield base
+    base.close()
+
+
+@pytest.fixture(scope="module")
+def retriever(kb):
+    from vectorstore.retrieve import Retriever
+
+    return Retriever(kb)
+
+
+@pytest.fixture
+def server():
+    with ScriptedOpenAIServer(models=(MODEL,)) as srv:
+        yield srv
+
+
+@pytest.fixture
+def settings(server):
+    return Settings(llm_backend="openai", llm_base_url=server.base_url, llm_model=MODEL, llm_timeout=10)
+
+
+@pytest.fixture
+def backend(settings):
+    return make_backend(settings)
+
+
+def hits_for(retriever, question=QUESTION):
+    hits = retriever.search(question)
+    assert hits
+    return hits
+
+
+def number_of(hits, store, needle: str) -> int:
+    """The passage number (as the prompt shows it) whose text contains ``needle``."""
+    sources, _ = number_passages(hits, store)
+    return next(s.number for s in sources if needle in s.quote)
+
+
+def reasons(answer) -> list[str]:
+    return [f.reason for f in answer.flags]
+
+
+# ---- (a) a good, correctly cited answer ---------------------------------------------------------
+@pytest.mark.slow
+def test_good_answer_kept_with_verbatim_sources(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    server.push(f"{GOOD}[{n}]")
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store)
+    assert not ans.refused
+    assert ans.text == f"{GOOD}[1]"
+    assert ans.flags == []
+    assert ans.backend == "openai" and ans.mode == "ask" and ans.question == QUESTION
+    assert [s.number for s in ans.sources] == [1]
+    for s in ans.sources:
+        assert kb.store.document(s.doc_id).text[s.start:s.end] == s.quote
+        assert "行政复议案件3件" in s.quote
+    assert citations.verify_sources(ans.sources, {s.doc_id: kb.store.document(s.doc_id).text for s in ans.sources}) == []
+    assert ans.passages == [{"doc_id": h.chunk.doc_id, "chunk_id": h.chunk.id, "rank": h.rank} for h in hits]
+
+
+# ---- (b) a marker pointing at no passage ----------------------------------------------------------
+@pytest.mark.slow
+def test_dangling_marker_removed_and_flagged(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    sources, _ = number_passages(hits, kb.store)
+    assert 7 > len(sources)  # [7] points at nothing
+    server.push(f"{GOOD}[{n}][7]\n乙县开展合法性审核28件，组织听证会2场。[7]")
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store)
+    assert not ans.refused
+    assert ans.text == f"{GOOD}[1]"
+    assert "[7]" not in ans.text
+    dangling = [f for f in ans.flags if f.reason == "dangling_marker"]
+    assert len(dangling) == 2 and all(f.markers == [7] and f.action == "marker_removed" for f in dangling)
+    # the second sentence had nothing left to stand on
+    assert any(f.reason == "uncited" and "合法性审核" in f.sentence and f.action == "dropped" for f in ans.flags)
+
+
+# ---- (c) a figure the cited passage does not contain ------------------------------------------------
+@pytest.mark.slow
+def test_number_mismatch_dropped(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    server.push(f"甲市司法局全年办理行政复议案件5件。[{n}]\n{GOOD}[{n}]")
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store)
+    assert not ans.refused
+    assert "5件" not in ans.text
+    assert ans.text == f"{GOOD}[1]"
+    [flag] = [f for f in ans.flags if f.reason == "number_mismatch"]
+    assert "5件" in flag.sentence and flag.action == "dropped" and flag.markers == [n]
+
+
+# ---- (d) a statement without any citation ------------------------------------------------------------
+@pytest.mark.slow
+def test_uncited_statement_dropped(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    server.push(f"{GOOD}[{n}]\n甲市司法局的复议工作多次受到上级机关的高度肯定和表扬。")
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store)
+    assert ans.text == f"{GOOD}[1]"
+    assert reasons(ans) == ["uncited"]
+    assert "高度肯定" in ans.flags[0].sentence and ans.flags[0].action == "dropped"
+
+
+# ---- (e) streaming ------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_streaming_feeds_on_token_and_enforces_the_joined_text(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    pieces = ["甲市司法局2022年", "全年办理行政复议案件", "3件，全部在法定", "期限内办结。[", f"{n}]",
+              "\n这句话没有任何出处，", "所以应当删除。"]
+    server.push(pieces)
+    tokens: list[str] = []
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store, on_token=tokens.append)
+    assert len(tokens) >= 3
+    assert tokens == pieces
+    joined = "".join(tokens)
+    sources, _ = number_passages(hits, kb.store)
+    enforced, _ = citations.enforce(joined, sources)
+    expected, _ = citations.renumber(enforced, sources)
+    assert ans.text == expected == f"{GOOD}[1]"
+    assert reasons(ans) == ["uncited"]
+    assert server.last_request.body.get("stream") is True
+
+
+# ---- (f) the model refuses ------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_refusal_sentence_gives_refused_answer(kb, retriever, server, backend):
+    hits = hits_for(retriever, "甲市的环境保护工作情况如何？")
+    server.push("知识库中未找到相关依据。")
+    ans = llm_answer(backend, "ask", "甲市的环境保护工作情况如何？", hits, kb.store)
+    assert ans.refused
+    assert ans.sources == [] and ans.flags == []
+    assert ans.text == REFUSAL_TEXT
+
+
+@pytest.mark.slow
+def test_nothing_verifiable_left_is_a_refusal_with_flags(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    server.push(f"甲市司法局全年办理行政复议案件9件。[{n}]\n甲市司法局的工作成效显著，群众满意度很高。")
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store)
+    assert ans.refused and ans.sources == []
+    assert ans.text.startswith(REFUSAL_TEXT) and "核验" in ans.text
+    assert sorted(reasons(ans)) == ["number_mismatch", "uncited"]
+
+
+# ---- (g) the server is down / fails -------------------------------------------------------------------
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_server_down_raises_clear_llm_error(kb, retriever):
+    port = _closed_port()
+    down = make_backend(Settings(llm_backend="openai", llm_base_url=f"http://127.0.0.1:{port}/v1",
+                                 llm_model=MODEL, llm_timeout=5))
+    with pytest.raises(LLMError) as err:
+        llm_answer(down, "ask", QUESTION, hits_for(retriever), kb.store)
+    msg = str(err.value)
+    assert "无法连接大模型服务" in msg and "cannot reach the LLM server" in msg
+    assert f"127.0.0.1:{port}" in msg
+    assert "Traceback" not in msg
+
+
+def test_timeout_raises_clear_llm_error(server):
+    slow = make_backend(Settings(llm_backend="openai", llm_base_url=server.base_url, llm_model=MODEL,
+                                 llm_timeout=0.5))
+    server.push(ScriptedReply("太慢了。", delay=2.0))
+    with pytest.raises(LLMError) as err:
+        slow.complete("系统", "问题")
+    assert "没有响应" in str(err.value) and "did not answer within 0.5 s" in str(err.value)
+
+
+@pytest.mark.parametrize("status,zh", [(500, "HTTP 500"), (401, "API 密钥"), (404, "/v1")])
+def test_http_error_raises_clear_llm_error(server, backend, status, zh):
+    server.push(ScriptedReply("scripted failure text", status=status))
+    with pytest.raises(LLMError) as err:
+        backend.complete("系统", "问题")
+    assert zh in str(err.value) and f"HTTP {status}" in str(err.value)
+    assert "scripted failure text" in str(err.value)
+
+
+def test_streaming_error_is_an_llm_error(server, backend):
+    server.push(ScriptedReply("overloaded", status=503))
+    with pytest.raises(LLMError, match="HTTP 503"):
+        backend.complete("系统", "问题", on_token=lambda t: None)
+
+
+# ---- (h) what the server received ---------------------------------------------------------------------
+@pytest.mark.slow
+def test_request_holds_passages_question_and_model(kb, retriever, server, backend, settings):
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    server.push(f"{GOOD}[{n}]")
+    llm_answer(backend, "ask", QUESTION, hits, kb.store)
+    req = server.last_request
+    assert req.path == "/v1/chat/completions"
+    assert req.body["model"] == settings.llm_model == MODEL
+    assert req.body.get("stream") in (None, False)
+    assert req.header("authorization") == "Bearer EMPTY"
+    assert [m["role"] for m in req.messages] == ["system", "user"]
+    system, user = req.message("system"), req.message("user")
+    assert "法治政府建设报告助手" in system and "知识库中未找到相关依据。" in system
+    assert QUESTION in user
+    sources, _ = number_passages(hits, kb.store)
+    for s in sources:  # every passage, numbered, with its verbatim text
+        assert f"[{s.number}] 《{s.title}》" in user
+        assert s.quote.strip() in user
+    assert "[1] 《甲市司法局关于2022年法治政府建设情况的报告》（甲市司法局，2022年）" in user or \
+        "[1] 《乙县人民政府关于2023年法治政府建设情况的报告》（乙县人民政府，2023年）" in user
+    assert "行政复议案件3件" in user
+    # passages are data in the user message; the system message holds only the rules
+    assert "行政复议案件3件" not in system
+
+
+# ---- other modes --------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_compare_table_keeps_header_and_drops_bad_rows(kb, retriever, server, backend):
+    hits = hits_for(retriever, "各单位法治政府建设的主要做法")
+    a = number_of(hits, kb.store, "行政复议案件3件")
+    b = number_of(hits, kb.store, "合法性审核28件")
+    server.push("| 单位 | 做法 | 关键数字 | 出处 |\n|---|---|---|---|\n"
+                f"| 甲市司法局 | 全面推行行政执法公示制度，办理行政复议案件 | 行政复议案件3件 | [{a}] |\n"
+                f"| 乙县人民政府 | 严格落实重大行政决策程序，开展合法性审核 | 合法性审核99件 | [{b}] |\n\n"
+                f"两地都重视法治政府建设。")
+    ans = llm_answer(backend, "compare", "各单位法治政府建设的主要做法", hits, kb.store)
+    lines = ans.text.split("\n")
+    assert lines[0] == "| 单位 | 做法 | 关键数字 | 出处 |"
+    assert lines[1] == "|---|---|---|---|"
+    assert lines[2].startswith("| 甲市司法局") and lines[2].endswith("[1] |")
+    assert "99件" not in ans.text and "两地都重视" not in ans.text
+    assert sorted(reasons(ans)) == ["number_mismatch", "uncited"]
+    assert [s.number for s in ans.sources] == [1]
+
+
+@pytest.mark.slow
+def test_draft_prompt_carries_agency_and_topic(kb, retriever, server, backend):
+    hits = hits_for(retriever, "重大行政决策程序")
+    b = number_of(hits, kb.store, "合法性审核28件")
+    server.push(f"## 严格落实重大行政决策程序\n丙区司法局严格落实重大行政决策程序，开展合法性审核【数字】件。[{b}]")
+    ans = llm_answer(backend, "draft", "重大行政决策程序", hits, kb.store,
+                     variables={"agency": "丙区司法局", "topic": "重大行政决策"})
+    user = server.last_request.message("user")
+    assert "丙区司法局" in user and "“重大行政决策”" in user and "【数字】" in user
+    assert ans.text.startswith("## 严格落实重大行政决策程序\n")
+    assert "【数字】件。[1]" in ans.text and not ans.refused
+
+
+@pytest.mark.slow
+def test_check_keeps_claim_and_contradicting_evidence(kb, retriever, server, backend):
+    claim = "甲市司法局2022年办理行政复议案件5件。"
+    hits = hits_for(retriever, claim)
+    a = number_of(hits, kb.store, "行政复议案件3件")
+    server.push(f"主张：{claim}\n结论：contradicted\n依据：资料记载全年办理行政复议案件3件。[{a}]\n\n"
+                f"主张：{claim}\n结论：supported\n依据：全年办理行政复议案件5件。[{a}]")
+    ans = llm_answer(backend, "check", claim, hits, kb.store)
+    blocks = ans.text.split("\n\n")
+    assert blocks[0] == f"主张：{claim}\n结论：contradicted\n依据：资料记载全年办理行政复议案件3件。[1]"
+    # the second verdict lost its (wrong) evidence: it is not established
+    assert blocks[1] == f"主张：{claim}\n结论：not_found（依据未通过核验）"
+    assert reasons(ans) == ["number_mismatch"]
+
+
+@pytest.mark.slow
+def test_quiz_drops_items_without_verified_explanation(kb, retriever, server, backend):
+    hits = hits_for(retriever, "行政复议")
+    a = number_of(hits, kb.store, "行政复议案件3件")
+    item = "### 第{k}题\n题目：甲市司法局2022年办理行政复议案件多少件？\nA. 1件\nB. 3件\nC. 5件\nD. 7件\n答案：B\n解析：{why}"
+    server.push(item.format(k=1, why="甲市司法局全年办理行政复议案件9件。[%d]" % a) + "\n\n"
+                + item.format(k=2, why="甲市司法局全年办理行政复议案件3件。[%d]" % a))
+    ans = llm_answer(backend, "quiz", "行政复议", hits, kb.store, variables={"count": 2})
+    assert "出 2 道单项选择题" in server.last_request.message("user")
+    assert ans.text.startswith("### 第1题\n题目：")
+    assert "第2题" not in ans.text and "9件" not in ans.text
+    assert ans.text.endswith("解析：甲市司法局全年办理行政复议案件3件。[1]")
+    assert reasons(ans) == ["number_mismatch"]
+
+
+# ---- backend construction, prompts, privacy --------------------------------------------------------------
+def test_make_backend_choices(server):
+    assert make_backend(Settings(llm_backend="extractive")) is None
+    b = make_backend(Settings(llm_backend="openai", llm_base_url=server.base_url, llm_model=MODEL))
+    assert isinstance(b, OpenAIBackend) and b.name == "openai"
+    with pytest.raises(LLMConfigError, match="FAZHI_LLM_BASE_URL"):
+        make_backend(Settings(llm_backend="openai", llm_base_url=None, llm_model=MODEL))
+    with pytest.raises(LLMConfigError, match="FAZHI_LLM_MODEL"):
+        make_backend(Settings(llm_backend="openai", llm_base_url=server.base_url, llm_model=None))
+    with pytest.raises(LLMConfigError, match="unknown llm_backend"):
+        make_backend(Settings(llm_backend="gpt"))
+    with pytest.raises(LLMConfigError, match="invalid LLM base_url"):
+        make_backend(Settings(llm_backend="openai", llm_base_url="localhost:8000", llm_model=MODEL))
+
+
+def test_base_url_gets_v1_when_given_bare_host(server):
+    assert normalize_base_url("http://127.0.0.1:8000") == "http://127.0.0.1:8000/v1"
+    assert normalize_base_url("http://127.0.0.1:8000/v1/") == "http://127.0.0.1:8000/v1"
+    bare = f"http://127.0.0.1:{server.port}"
+    b = make_backend(Settings(llm_backend="openai", llm_base_url=bare, llm_model=MODEL))
+    server.push("好。")
+    assert b.complete("系统", "问题") == "好。"
+    assert server.last_request.path == "/v1/chat/completions"
+
+
+def test_no_tracing_and_no_proxy_detour(server, monkeypatch):
+    assert os.environ["LANGCHAIN_TRACING_V2"] == "false"
+    # a proxy in the environment must not receive the prompt: requests go to base_url directly
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(var, f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    b = make_backend(Settings(llm_backend="openai", llm_base_url=server.base_url, llm_model=MODEL))
+    server.push("直连。")
+    assert b.complete("系统", "问题") == "直连。"
+    assert len(server.chat_requests) == 1
+
+
+def test_scripted_server_lists_models(server):
+    with urllib.request.urlopen(f"{server.base_url}/models", timeout=5) as resp:
+        data = json.loads(resp.read())
+    assert [m["id"] for m in data["data"]] == [MODEL]
+
+
+def test_prompts_load_and_render():
+    with pytest.raises(prompts.PromptNotFoundError, match="unknown prompt 'nope'"):
+        prompts.load("nope")
+    with pytest.raises(prompts.PromptNotFoundError):
+        prompts.load("../settings")
+    assert "知识库中未找到相关依据。" in prompts.load("system")
+    assert "单位 | 做法 | 关键数字 | 出处" in prompts.load("compare")
+    for mode in ("ask", "compare", "draft", "check", "quiz"):
+        system, user = render_prompt(mode, "问题{不是占位符}", "[1] 《标题》\n正文{x}")
+        assert "法治政府建设报告助手" in system
+        assert "问题{不是占位符}" in user and "正文{x}" in user  # values are never re-parsed
+    with pytest.raises(prompts.PromptNotFoundError):
+        render_prompt("system", "q", "p")
+
+
+@pytest.mark.slow
+def test_no_passages_no_call(kb, server, backend):
+    ans = llm_answer(backend, "ask", QUESTION, [], kb.store)
+    assert ans.refused and server.chat_requests == []
+
+
+def test_reply_cleanup_reasoning_and_marker_variants():
+    from assistant.generate import clean_reply
+
+    assert clean_reply("<think>先想一想[9]</think>\n答案。【1】") == "答案。[1]"
+    assert clean_reply("答案。[1, 2]") == "答案。[1][2]"
+    assert clean_reply("答案。［2］") == "答案。[2]"
+    assert clean_reply("答案。\n[1]") == "答案。[1]"
+    assert clean_reply("开展审核【数字】件。[1]") == "开展审核【数字】件。[1]"
+
+
+@pytest.mark.xfail(reason="citations.support matches figures as substrings: '5' is found inside '450', "
+                          "so 5件 vs 3件 is not caught (report to the citations.py owner)", strict=False)
+def test_number_check_is_not_fooled_by_substrings():
+    src = Source(number=1, doc_id="d", title="t", issuer="", year=None, kind="", heading_path=[], page=None,
+                 start=0, end=30, quote="全年办理行政复议案件3件，参训人员达450人次。")
+    text, flags = citations.enforce("全年办理行政复议案件5件。[1]", [src])
+    assert [f.reason for f in flags] == ["number_mismatch"]
+
+
+@pytest.mark.slow
+def test_only_the_configured_server_is_contacted(kb, retriever, server, backend, monkeypatch):
+    contacted: list = []
+    real_connect = socket.socket.connect
+
+    def spy(self, address):
+        contacted.append(address)
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", spy)
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    server.push(f"{GOOD}[{n}]", [f"{GOOD}[{n}]"])
+    llm_answer(backend, "ask", QUESTION, hits, kb.store)
+    llm_answer(backend, "ask", QUESTION, hits, kb.store, on_token=lambda t: None)
+    assert contacted, "the spy saw no connection"
+    assert {tuple(a[:2]) for a in contacted} == {("127.0.0.1", server.port)}
