@@ -1,6 +1,124 @@
-"""CLI commands that need the assistant: ask, serve (registered by cli.build_parser)."""
+"""CLI commands that need the assistant: ask (every mode), serve (first-run build + ask loop)."""
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
 
 
 def add_commands(sub, add_filters) -> None:
-    pass
+    s = sub.add_parser("ask", help="answer in a mode: ask | compare | draft | check | quiz")
+    s.add_argument("question")
+    s.add_argument("--mode", default="ask", choices=["ask", "compare", "draft", "check", "quiz"])
+    s.add_argument("--agency", help="draft: your agency's name (replaces 我办/我局/我县…)")
+    s.add_argument("--n", type=int, default=5, help="quiz: number of questions")
+    s.add_argument("--backend", choices=["extractive", "openai"], help="answerer (env FAZHI_LLM_BACKEND)")
+    s.add_argument("--json", action="store_true")
+    add_filters(s)
+    s.set_defaults(handler=cmd_ask)
+
+    s = sub.add_parser("serve", help="build the knowledge base from the corpus on first run, then start the assistant")
+    s.add_argument("--corpus", type=Path, help="folder ingested when the knowledge base is empty (env FAZHI_CORPUS)")
+    s.add_argument("--cli", action="store_true", help="interactive question loop in the terminal instead of the web app")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(handler=cmd_serve)
+
+
+def format_answer(ans) -> str:
+    lines = [ans.text, ""]
+    if ans.mode == "check" and ans.verdict:
+        lines.insert(0, f"总体结论 / verdict: {ans.verdict}")
+    if ans.sources:
+        lines.append("来源 / sources:")
+        for s in ans.sources:
+            loc = " > ".join(s.heading_path)
+            page = f" 第{s.page}页" if s.page else ""
+            lines.append(f"[{s.number}] 《{s.title}》 {s.issuer} {s.year or ''}{page}"
+                         f"{' | ' + loc if loc else ''} (字符 {s.start}-{s.end})")
+    for f in ans.flags:
+        lines.append(f"⚠ {f.reason} ({f.action}): {f.sentence[:80]}")
+    return "\n".join(lines).rstrip()
+
+
+def cmd_ask(settings, args) -> int:
+    from .cli import filters_from_args
+    from .llm import LLMError
+    from .service import Assistant
+
+    if args.backend:
+        settings = settings.with_overrides(llm_backend=args.backend)
+    assistant = Assistant(settings)
+    streamed = []
+
+    def on_token(tok: str) -> None:
+        if not args.json:
+            streamed.append(tok)
+            sys.stdout.write(tok)
+            sys.stdout.flush()
+
+    try:
+        ans = assistant.run(args.mode, args.question, filters_from_args(args), on_token=on_token,
+                            agency=args.agency, n=args.n)
+    except LLMError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        if streamed:
+            print("\n---- 核验后的回答 / verified answer ----")
+        print(format_answer(ans))
+    return 0
+
+
+def ensure_corpus(assistant, corpus: Path | None) -> None:
+    """First run: build the knowledge base from the bundled corpus (with a progress bar)."""
+    if corpus is None or not assistant.kb.is_empty():
+        return
+    if not corpus.exists():
+        print(f"知识库为空，且未找到语料目录 {corpus}", file=sys.stderr)
+        return
+    print(f"首次运行：正在从 {corpus} 构建知识库（仅需一次）…", file=sys.stderr)
+    report = assistant.kb.ingest([corpus], progress=True)
+    s = report.to_dict()["summary"]
+    print(f"知识库已就绪：新增 {s['added']} 个文件，{s['embedded']} 个段落已向量化，错误 {s['error']} 个。", file=sys.stderr)
+
+
+def ask_loop(assistant) -> int:
+    print("法治政府建设报告助手（输入问题回车；以 /mode 切换模式：ask compare draft check quiz；/quit 退出）")
+    mode = "ask"
+    while True:
+        try:
+            line = input(f"[{mode}] > ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not line:
+            continue
+        if line in ("/quit", "/exit", "/q"):
+            return 0
+        if line.startswith("/mode"):
+            parts = line.split()
+            if len(parts) == 2 and parts[1] in ("ask", "compare", "draft", "check", "quiz"):
+                mode = parts[1]
+            else:
+                print("用法：/mode ask|compare|draft|check|quiz")
+            continue
+        print(format_answer(assistant.run(mode, line)))
+        print()
+
+
+def cmd_serve(settings, args) -> int:
+    from .service import Assistant
+
+    settings = settings.with_overrides(host=args.host, port=args.port, corpus=args.corpus)
+    assistant = Assistant(settings)
+    ensure_corpus(assistant, settings.corpus)
+    if args.cli:
+        return ask_loop(assistant)
+    try:
+        from .web import launch
+    except ImportError:
+        return ask_loop(assistant)
+    return launch(assistant)

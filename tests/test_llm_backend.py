@@ -2,10 +2,10 @@
 (a real model cannot run here): real knowledge base, real retrieval, scripted model replies."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import urllib.request
-import json
 
 import pytest
 
@@ -440,3 +440,13 @@ def test_only_the_configured_server_is_contacted(kb, retriever, server, backend,
     llm_answer(backend, "ask", QUESTION, hits, kb.store, on_token=lambda t: None)
     assert contacted, "the spy saw no connection"
     assert {tuple(a[:2]) for a in contacted} == {("127.0.0.1", server.port)}
+
+
+def test_on_token_errors_are_not_disguised(server, backend):
+    server.push(["第一段", "第二段"])
+
+    def broken(_piece):
+        raise RuntimeError("UI went away")
+
+    with pytest.raises(RuntimeError, match="UI went away"):
+        backend.complete("系统", "问题", on_token=broken)

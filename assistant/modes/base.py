@@ -44,7 +44,10 @@ def score_sentences(q: Question, hits: list[Hit], per_hit: int | None = None) ->
         leads = sentence_contexts(text, spans)
         ctx = f"{h.doc.get('title', '')} {' '.join(h.chunk.heading_path)}"
         scored = []
+        headings = {_nfkc(x).rstrip("。") for x in h.chunk.heading_path}
         for (a, b), lead in zip(spans, leads):
+            if is_heading(text[a:b], headings):
+                continue
             s = Sentence(h, h.chunk.start + a, h.chunk.start + b, text[a:b])
             sc = sentence_score(q, s.text, f"{ctx} {lead}") + 0.08 / h.rank
             scored.append(Scored(s, sc, lead))
@@ -52,6 +55,17 @@ def score_sentences(q: Question, hits: list[Hit], per_hit: int | None = None) ->
         out.extend(scored[:per_hit] if per_hit else scored)
     out.sort(key=lambda x: -x.score)
     return out
+
+
+def is_heading(sentence: str, headings: set[str]) -> bool:
+    """A section heading states nothing to quote as evidence (一、… / (六)… / 1.合同审查。)."""
+    from ingest.chunking import heading_of
+
+    s = _nfkc(sentence).rstrip("。；;")
+    if s in headings:
+        return True
+    h = heading_of(sentence)
+    return h is not None and len(s) <= 30 and len(_nfkc(h[1]).rstrip("。")) >= len(s) - 1
 
 
 def following_items(hit: Hit, after: Sentence, limit: int = 8) -> list[Sentence]:
