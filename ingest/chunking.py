@@ -34,6 +34,8 @@ _PATTERNS: list[tuple[int, re.Pattern]] = [
     (4, re.compile(r"^[(（]\d{1,2}[)）]")),
 ]
 ARTICLE_RE = re.compile(rf"^第[{_CN_NUM}\d]+条")
+_INVISIBLE = " \t\u3000\u00a0\u200b\u200c\u200d\ufeff"  # a line of only these is blank
+_TOC_RE = re.compile(r"^目\s*录$")
 _SENT_PUNCT = re.compile(r"[。！？；;!?]")
 _SENT_END = re.compile(r"[^。！？；!?;]*[。！？；!?;]+[”’」』）)]*|[^。！？；!?;]+$")
 
@@ -130,8 +132,9 @@ def _blocks(doc: Document, styled: Mapping[str, int] | set[str], max_chars: int)
     blocks: list[_Block] = []
     in_article = False
     is_law = doc.kind == "law" or len(re.findall(rf"(?m)^\s*第[{_CN_NUM}]+条", doc.text)) >= 5
+    toc: list[str] | None = None  # headings listed under 目录 (not sections) until the body repeats one
     for line in _lines(doc.text):
-        if not line.text.strip():
+        if not line.text.strip(_INVISIBLE):
             continue
         s = unicodedata.normalize("NFKC", line.text).strip()
         boundary = 99
@@ -139,6 +142,14 @@ def _blocks(doc: Document, styled: Mapping[str, int] | set[str], max_chars: int)
         key = line.text.strip()
         level = styled.get(key) if isinstance(styled, Mapping) else None
         h = None if art else heading_of(line.text, key in styled, in_article, level)
+        if _TOC_RE.match(s):
+            toc = []
+        elif toc is not None:
+            if h and re.sub(r"\s", "", s) not in toc:
+                toc.append(re.sub(r"\s", "", s))
+                h = None  # an entry of the table of contents
+            else:
+                toc = None
         pure = bool(h) and not _SENT_PUNCT.search(s.rstrip("。！？!?"))
         if h:
             level, title = h

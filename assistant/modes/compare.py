@@ -25,7 +25,7 @@ def agency_rows(question: str, ctx: Context, hits: list[Hit], book: SourceBook, 
         for s in scored:
             if len(picked) >= per_row:
                 break
-            if s.score < 0.3 or any(p.sentence.text == s.sentence.text for p in picked):
+            if s.score < 0.2 or any(p.sentence.text == s.sentence.text for p in picked):
                 continue
             picked.append(s)
         if not picked:

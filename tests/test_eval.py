@@ -1,0 +1,33 @@
+"""The shared evaluation questions through the public eval commands: the issue's quality bars."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _args(kb_folder):
+    return argparse.Namespace(questions=ROOT / "eval" / "questions.jsonl", kb=kb_folder, corpus=ROOT / "corpus",
+                              embedder=None, json=True, backend=None)
+
+
+def test_retrieval_meets_the_bar(corpus_kb):
+    from eval.cli import run_retrieval
+
+    kb, _ = corpus_kb
+    result = run_retrieval(_args(kb.store.folder))
+    assert result["n"] >= 30
+    assert result["recall@5"] >= 0.95, result
+    assert result["mrr"] >= 0.85, result
+
+
+def test_answers_meet_the_bar(corpus_kb):
+    from eval.answers import run_answers
+
+    kb, _ = corpus_kb
+    result = run_answers(_args(kb.store.folder))
+    assert result["answer_correctness"] >= 0.9, result["failures"]
+    assert result["citation_validity"] == 1.0, result["failures"]
+    assert result["refusal_accuracy"] == 1.0, result["failures"]
+    assert result["verdict_accuracy"] == 1.0, result["failures"]
