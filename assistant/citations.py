@@ -45,7 +45,9 @@ def support(statement: str, passages: list[str]) -> tuple[float, list[str]]:
     joined = norm("".join(passages))
     grams = _bigrams(body)
     share = (len(grams & _bigrams(joined)) / len(grams)) if grams else 1.0
-    missing = [n for n in _NUM_RE.findall(body) if n not in joined]
+    # a figure must occur as a whole number in the passages ("5件" is not supported by "450人次")
+    missing = [n for n in _NUM_RE.findall(body)
+               if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])" if n[0].isdigit() else re.escape(n), joined)]
     missing += [t for t in _TITLE_RE.findall(body) if t[1:-1] not in joined]
     return share, missing
 

@@ -104,8 +104,10 @@ def _split_sentences(text: str, base: int) -> list[tuple[int, int]]:
     """Sentence spans (absolute offsets) of one paragraph."""
     spans = []
     for m in _SENT_END.finditer(text):
-        if m.group(0).strip():
-            spans.append((base + m.start(), base + m.end()))
+        seg = m.group(0)
+        if seg.strip():
+            lead = len(seg) - len(seg.lstrip())  # a chunk never starts with the space between sentences
+            spans.append((base + m.start() + lead, base + m.end()))
     return spans
 
 

@@ -136,13 +136,18 @@ def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] 
 
 
 def _remap_pages(raw: str, cleaned: str, pages: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Page start offsets after junk-line removal: find each page's first kept line."""
+    """Page start offsets after junk-line removal: each page starts at its first line that was kept."""
     out = []
     pos = 0
-    for start, number in pages:
-        snippet = raw[start: start + 40].strip().split("\n")[0][:20]
-        idx = cleaned.find(snippet, pos) if snippet else -1
-        if idx >= 0:
-            out.append((idx, number))
-            pos = idx
+    bounds = [p[0] for p in pages[1:]] + [len(raw)]
+    for (start, number), end in zip(pages, bounds):
+        for line in raw[start:end].split("\n"):
+            line = line.strip()
+            if len(line) < 2:
+                continue
+            idx = cleaned.find(line, pos)
+            if idx >= 0:
+                out.append((idx, number))
+                pos = idx
+                break
     return out or [(0, pages[0][1])]

@@ -414,8 +414,6 @@ def test_reply_cleanup_reasoning_and_marker_variants():
     assert clean_reply("开展审核【数字】件。[1]") == "开展审核【数字】件。[1]"
 
 
-@pytest.mark.xfail(reason="citations.support matches figures as substrings: '5' is found inside '450', "
-                          "so 5件 vs 3件 is not caught (report to the citations.py owner)", strict=False)
 def test_number_check_is_not_fooled_by_substrings():
     src = Source(number=1, doc_id="d", title="t", issuer="", year=None, kind="", heading_path=[], page=None,
                  start=0, end=30, quote="全年办理行政复议案件3件，参训人员达450人次。")

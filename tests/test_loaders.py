@@ -122,8 +122,6 @@ def test_pdf_chunks_carry_their_page_numbers():
     assert next(c for c in prep.chunks if "12次" in c.text).page == 1
 
 
-@pytest.mark.xfail(strict=True, reason="ingest/pipeline.py _remap_pages drops a page whose first line is "
-                   "web junk (its snippet is searched for in the cleaned text), so later pages get page 1")
 def test_pdf_page_numbers_survive_junk_line_removal():
     pages = [["返回顶部", "某市司法局2021年法治政府建设情况报告", "一、加强领导", "全年召开会议12次。"],
              ["打印本页", "二、规范执法", "办理行政复议案件356件。"]]
