@@ -17,11 +17,23 @@ def add_commands(sub, add_filters) -> None:
     add_filters(s)
     s.set_defaults(handler=cmd_ask)
 
+    s = sub.add_parser("review", help="review a whole draft report: structure, claims, governing requirements")
+    s.add_argument("file", type=Path, help="draft report (.docx .txt .md .pdf .html)")
+    s.add_argument("--agency", help="the reporting agency (default: read from the draft's title)")
+    s.add_argument("--require", action="append", default=[], metavar="DOC_ID",
+                   help="governing document in the knowledge base whose requirements to check (repeatable)")
+    s.add_argument("--template", type=Path, help="structure template (TOML; default: the bundled one)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--docx", type=Path, help="write the review sheet as a Word document")
+    s.add_argument("--md", type=Path, help="write the review sheet as Markdown")
+    s.set_defaults(handler=cmd_review)
+
     s = sub.add_parser("serve", help="build the knowledge base from the corpus on first run, then start the assistant")
     s.add_argument("--corpus", type=Path, help="folder ingested when the knowledge base is empty (env FAZHI_CORPUS)")
     s.add_argument("--cli", action="store_true", help="interactive question loop in the terminal instead of the web app")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--auth", help="web login user:password[,user2:pw2] (env FAZHI_AUTH); without it only 127.0.0.1 is bound")
     s.set_defaults(handler=cmd_serve)
 
 
@@ -72,6 +84,35 @@ def cmd_ask(settings, args) -> int:
     return 0
 
 
+def cmd_review(settings, args) -> int:
+    from ingest.records import IngestError
+
+    from .review import read_draft, review_text
+    from .review_export import to_docx, to_markdown
+    from .service import Assistant
+
+    try:
+        text = read_draft(args.file)
+    except IngestError as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    assistant = Assistant(settings)
+    try:
+        review = review_text(text, assistant.context(), args.agency, args.require, args.template)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.docx:
+        to_docx(review, args.docx)
+    if args.md:
+        args.md.write_text(to_markdown(review), encoding="utf-8")
+    if args.json:
+        print(json.dumps(review.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(to_markdown(review))
+    return 0
+
+
 def ensure_corpus(assistant, corpus: Path | None) -> None:
     """First run: build the knowledge base from the bundled corpus (with a progress bar)."""
     if corpus is None or not assistant.kb.is_empty():
@@ -112,7 +153,8 @@ def ask_loop(assistant) -> int:
 def cmd_serve(settings, args) -> int:
     from .service import Assistant
 
-    settings = settings.with_overrides(host=args.host, port=args.port, corpus=args.corpus)
+    settings = settings.with_overrides(host=args.host, port=args.port, corpus=args.corpus,
+                                       auth=getattr(args, "auth", None))
     assistant = Assistant(settings)
     ensure_corpus(assistant, settings.corpus)
     if args.cli:

@@ -1,0 +1,272 @@
+"""Review a whole draft annual report: required structure, every factual claim checked, governing
+requirements covered.  Renderers (Markdown, Word) live in ``review_export``."""
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ingest.chunking import heading_of
+from ingest.clean import clean_text
+from ingest.loaders import load_bytes
+from ingest.metadata import DOC_NUMBER_RE, guess_issuer, guess_title
+from ingest.records import IngestError
+from vectorstore.rerank import analyse, sentence_score, split_sentences
+from vectorstore.retrieve import Filters, Hit
+
+from .evidence import Sentence, SourceBook
+from .modes.base import Context, named_docs, score_sentences
+from .modes.check import check_one
+from .records import Source
+
+TEMPLATE = Path(__file__).with_name("data") / "report_structure.toml"
+CLAIM_RE = re.compile(r"\d|[一二三四五六七八九十百千两]+(?:个|项|件|名|次|宗|份|条|家|起|卷|人|日|天|月)|《[^》]+》|%|％")
+CONCRETE_RE = re.compile(r"\d|《[^》]+》|〔\d{4}〕|制度|办法|方案|机制|清单|平台|培训|审查|审核")
+REQUIREMENT_RE = re.compile(r"要|应当|必须|不得|不少于|不超过|严禁|禁止")
+SELF_RE = re.compile(r"(?:我|本)(?:办|局|委|县|区|市|镇|乡|厅|部|中心|单位|部门)|全年|今年|年内")
+ADDRESSED_MIN = 0.45
+
+
+@dataclass
+class PartFinding:
+    id: str
+    name: str
+    status: str  # present | thin | missing
+    how: str  # heading | content | none
+    headings: list[str] = field(default_factory=list)
+    excerpt: str = ""
+    chars: int = 0
+    examples: list[dict] = field(default_factory=list)  # cited passages from other agencies
+
+
+@dataclass
+class ClaimFinding:
+    sentence: str
+    verdict: str  # supported | contradicted | not_found | needs_agency_records
+    reason: str = ""
+    evidence: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class RequirementFinding:
+    doc_id: str
+    title: str
+    requirement: str
+    source: int
+    addressed_by: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Review:
+    title: str
+    agency: str
+    template_source: str
+    parts: list[PartFinding]
+    claims: list[ClaimFinding]
+    requirements: list[RequirementFinding]
+    sources: list[Source]
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        count = lambda items, attr, value: sum(1 for x in items if getattr(x, attr) == value)
+        return {
+            "parts_present": count(self.parts, "status", "present"),
+            "parts_thin": count(self.parts, "status", "thin"),
+            "parts_missing": count(self.parts, "status", "missing"),
+            "claims": len(self.claims),
+            "supported": count(self.claims, "verdict", "supported"),
+            "contradicted": count(self.claims, "verdict", "contradicted"),
+            "not_found": count(self.claims, "verdict", "not_found"),
+            "needs_agency_records": count(self.claims, "verdict", "needs_agency_records"),
+            "requirements": len(self.requirements),
+            "requirements_addressed": sum(1 for r in self.requirements if r.addressed_by),
+        }
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["summary"] = self.summary()
+        return d
+
+
+def load_template(path: Path | None = None) -> dict:
+    with open(path or TEMPLATE, "rb") as fh:
+        data = tomllib.load(fh)
+    if not data.get("part"):
+        raise ValueError(f"review template {path or TEMPLATE} defines no [[part]]")
+    return data
+
+
+def read_draft(path: str | Path) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise IngestError(f"no such file: {p}")
+    loaded = load_bytes(p.read_bytes(), p.suffix)
+    return clean_text(loaded.text).text
+
+
+def _nfkc(s: str) -> str:
+    return unicodedata.normalize("NFKC", s)
+
+
+@dataclass
+class _Section:
+    level: int
+    heading: str
+    start: int
+    end: int
+
+
+def sections(text: str) -> list[_Section]:
+    out: list[_Section] = []
+    pos = 0
+    for line in text.split("\n"):
+        h = heading_of(line)
+        if h and h[0] <= 2:
+            out.append(_Section(h[0], h[1], pos, len(text)))
+        pos += len(line) + 1
+    for i, s in enumerate(out):  # a section ends where the next one of its level or higher starts
+        nxt = next((t for t in out[i + 1:] if t.level <= s.level), None)
+        s.end = nxt.start if nxt else len(text)
+    return out
+
+
+def _is_thin(text: str, limit: int) -> bool:
+    body = re.sub(r"\s+", "", text)
+    return len(body) < limit or not CONCRETE_RE.search(body)
+
+
+def find_parts(text: str, template: dict, ctx: Context | None, book: SourceBook | None) -> list[PartFinding]:
+    secs = sections(text)
+    limit = int(template.get("thin_chars", 120))
+    findings = []
+    for part in template["part"]:
+        matched = [s for s in secs if any(k in _nfkc(s.heading) for k in part.get("heading_keywords", []))]
+        keys = part.get("content_keywords", [])
+        # whole paragraphs: "存在很多不足，主要表现在：一是…二是…" carries on past the keyword's sentence
+        mentions = [ln for ln in text.split("\n") if keys and any(k in ln for k in keys)
+                    and not (heading_of(ln) and len(ln.strip()) <= 40)]
+        heading_body = "\n".join(text[s.start: s.end] for s in matched)
+        content_body = "".join(mentions)
+        heads = [s.heading for s in matched]
+        if not matched and not mentions:
+            status, how, body = "missing", "none", ""
+        elif matched and not _is_thin(heading_body, limit):
+            status, how, body = "present", "heading", heading_body
+        elif mentions and not _is_thin(content_body, limit // 2):
+            # the part is written into the running text (or its own heading is thin)
+            status, how, body = "present", "content", content_body
+        else:
+            status, how = "thin", ("heading" if matched else "content")
+            body = heading_body or content_body
+        if status == "missing" and not part.get("required", True):
+            continue
+        f = PartFinding(part["id"], part["name"], status, how, heads, body.strip()[:160], len(body))
+        if status != "present" and ctx is not None and book is not None:
+            f.examples = part_examples(part.get("example_query") or part["name"], ctx, book)
+        findings.append(f)
+    return findings
+
+
+def part_examples(query: str, ctx: Context, book: SourceBook, n: int = 3) -> list[dict]:
+    """Cited example passages of other agencies' reports for a missing or thin part."""
+    retriever = ctx.retriever
+    retriever._refresh()
+    filters = Filters(kind=["report"]) if any(d.get("kind") == "report" for d in retriever.docs.values()) else None
+    hits = retriever.search_by_agency(query, filters, per_agency=1)[:n]
+    q = analyse(query, retriever.idf)
+    out = []
+    for h in hits:
+        best = score_sentences(q, [h])
+        if not best:
+            continue
+        s = best[0].sentence
+        out.append({"agency": h.doc.get("issuer"), "text": s.text, "source": book.cite_sentence(s)})
+    return out
+
+
+def claim_sentences(text: str) -> list[str]:
+    out = []
+    for a, b in split_sentences(text):
+        s = text[a:b].strip()
+        if len(s) < 8 or heading_of(s) and len(s) <= 40:
+            continue
+        if CLAIM_RE.search(s) or DOC_NUMBER_RE.search(s):
+            out.append(s)
+    return out
+
+
+def agency_documents(agency: str, title: str, ctx: Context) -> list[str]:
+    """The knowledge base's reports by the reviewed agency (its own earlier or current reports)."""
+    retriever = ctx.retriever
+    retriever._refresh()
+    probe = f"{agency} {title}".strip()
+    if not probe:
+        return []
+    named = named_docs(probe, retriever)
+    return sorted(d for d in named if retriever.docs[d].get("kind") == "report")
+
+
+def check_claims(text: str, agency: str, title: str, ctx: Context, book: SourceBook) -> list[ClaimFinding]:
+    own = agency_documents(agency, title, ctx)
+    findings = []
+    for s in claim_sentences(text):
+        names_governing = bool(re.search(r"《[^》]+》", s) or DOC_NUMBER_RE.search(s))
+        if own:
+            row, _ = check_one(s, ctx, Filters(doc_ids=own), book)
+        elif names_governing:
+            row, _ = check_one(s, ctx, Filters(kind=["outline", "law"]), book)
+        else:
+            row = {"verdict": "not_found", "reason": "", "evidence": []}
+        verdict = row["verdict"]
+        reason = row.get("reason", "")
+        if verdict == "not_found" and (SELF_RE.search(s) or not names_governing):
+            verdict, reason = "needs_agency_records", "知识库无法知晓本单位本年度的情况，需以本单位台账核实"
+        findings.append(ClaimFinding(s, verdict, reason, row.get("evidence", [])))
+    return findings
+
+
+def requirement_sentences(doc_id: str, ctx: Context) -> list[Sentence]:
+    store = ctx.store
+    doc = ctx.retriever.docs.get(doc_id)
+    if doc is None:
+        raise ValueError(f"no document {doc_id!r} in the knowledge base")
+    out = []
+    for ch in store.doc_chunks(doc_id):
+        hit = Hit(ch, doc, 0, 0.0)
+        for a, b in split_sentences(ch.text):
+            s = ch.text[a:b]
+            if REQUIREMENT_RE.search(s) and 15 <= len(s) <= 220 and not heading_of(s):
+                out.append(Sentence(hit, ch.start + a, ch.start + b, s))
+    return out
+
+
+def requirements_coverage(text: str, doc_ids: list[str], ctx: Context, book: SourceBook) -> list[RequirementFinding]:
+    ctx.retriever._refresh()
+    draft = [text[a:b] for a, b in split_sentences(text) if len(text[a:b]) >= 8]
+    out = []
+    for doc_id in doc_ids:
+        for req in requirement_sentences(doc_id, ctx):
+            q = analyse(req.text, ctx.retriever.idf)
+            scored = sorted(((sentence_score(q, s), s) for s in draft), reverse=True)
+            addressed = [s for sc, s in scored[:3] if sc >= ADDRESSED_MIN]
+            out.append(RequirementFinding(doc_id, req.hit.doc.get("title") or doc_id, req.text,
+                                          book.cite_sentence(req), addressed))
+    return out
+
+
+def review_text(text: str, ctx: Context, agency: str | None = None, governing: list[str] | None = None,
+                template_path: Path | None = None) -> Review:
+    import time
+
+    t0 = time.perf_counter()
+    template = load_template(template_path)
+    title = guess_title(text, "", "")
+    agency = agency or guess_issuer(title, text, {})
+    book = SourceBook(ctx.store)
+    parts = find_parts(text, template, ctx, book)
+    claims = check_claims(text, agency, title, ctx, book)
+    reqs = requirements_coverage(text, governing or [], ctx, book)
+    return Review(title, agency, template.get("source", ""), parts, claims, reqs, book.sources,
+                  round(time.perf_counter() - t0, 2))
