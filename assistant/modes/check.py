@@ -51,7 +51,10 @@ def judge(claim: str, evidence: str) -> tuple[str, str]:
     if (_UP.search(claim) and _DOWN.search(evidence) and not _UP.search(evidence)) or \
             (_DOWN.search(claim) and _UP.search(evidence) and not _DOWN.search(evidence)):
         return "contradicted", "增减方向与来源相反"
-    if _ALL.search(claim):
+    m_all = _ALL.search(claim)
+    predicate = re.sub(r"^[由被已都均是在]", "", claim[m_all.end(): m_all.end() + 4]) if m_all else ""
+    # "全部/一律 X" is contradicted only by evidence about the same X (办结, 自公布…)
+    if m_all and (len(predicate) < 2 or predicate[:2] in evidence):
         counts = [v for v, u in e_nums if u in ("件", "项", "宗", "个", "份", "名")]
         if _PARTIAL.search(evidence) or (len(counts) >= 2 and len(set(counts)) > 1 and not c_units):
             return "contradicted", "来源显示并非全部/一律如此"
