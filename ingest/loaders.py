@@ -108,9 +108,11 @@ def load_pdf(data: bytes) -> Loaded:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise IngestError(f"damaged or truncated PDF: {exc}") from exc
+    except Exception as exc:  # pypdf raises many kinds on malformed files (NotImplementedError for bad filters…)
+        raise IngestError(f"damaged or unsupported PDF: {type(exc).__name__}: {exc}") from exc
     text = "\n".join(parts)
     if not text.strip():
-        raise IngestError("no text layer: the PDF is scanned images and needs OCR first")
+        raise IngestError("no text layer: needs OCR (the PDF holds only scanned images; run OCR first)")
     return Loaded(text=text, fmt="pdf", pages=pages, title_hint=_pdf_title(str(title)))
 
 
@@ -157,6 +159,7 @@ def load_docx(data: bytes) -> Loaded:
     return Loaded(text=text, fmt="docx", heading_lines=headings, title_hint=title)
 
 
+MIN_HTML_BODY_CHARS = 20  # characters outside links: fewer is a menu page, not a document
 _BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "br", "section", "article", "td", "th", "table", "ul", "ol")
 
 
@@ -186,6 +189,11 @@ def load_html(data: bytes) -> Loaded:
         heading = re.sub(r"[ \t\u00a0]+", " ", h.get_text(" ", strip=True)).strip()
         if heading:
             headings.setdefault(heading, int(h.name[1]) - 1)  # <h1> is the page title: level 0
+    body = re.sub(r"\s+", "", soup.get_text())
+    in_links = sum(len(re.sub(r"\s+", "", a.get_text())) for a in soup.find_all("a"))
+    if len(body) - in_links < MIN_HTML_BODY_CHARS:
+        raise IngestError("no body text: the HTML page holds only navigation and links "
+                          "(save the article page itself)")
     for tag in soup.find_all(_BLOCK_TAGS):
         tag.insert_before("\n")
         tag.insert_after("\n")

@@ -153,6 +153,12 @@ def test_truncated_pdf():
         load_bytes(data[: len(data) // 3], ".pdf")
 
 
+def test_pdf_with_an_unknown_stream_filter_is_an_ingest_error():
+    data = make_cjk_pdf(PDF_PAGES).replace(b"/FlateDecode", b"/FlateDecodX")
+    with pytest.raises(IngestError, match="PDF"):
+        load_bytes(data, ".pdf")
+
+
 # ---- DOCX --------------------------------------------------------------------------------------------
 
 def make_docx() -> bytes:
