@@ -4,9 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test install kb eval clean
+.PHONY: serve test install system-deps kb eval clean
+
+# Debian packages for the browser tests and CJK screenshots: chromium (driven by Playwright's python
+# client; no browser is ever downloaded) and a Chinese font. Skipped when already installed.
+SYSTEM_PKGS := chromium fonts-wqy-microhei
 
 $(STAMP): pyproject.toml Makefile
+	@$(MAKE) --no-print-directory system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# CPU torch first (a bare `torch` pulls GBs of CUDA); sentence-transformers then finds it satisfied
@@ -16,10 +21,22 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+system-deps:
+	@if dpkg -s $(SYSTEM_PKGS) >/dev/null 2>&1; then \
+	  echo "system packages already installed: $(SYSTEM_PKGS)"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing $(SYSTEM_PKGS) with apt-get"; \
+	  ( $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(SYSTEM_PKGS) ) \
+	    || echo "warning: could not install $(SYSTEM_PKGS); the browser test will fail until they are installed" >&2; \
+	else \
+	  echo "warning: apt-get not found: install $(SYSTEM_PKGS) yourself for the browser test" >&2; \
+	fi
+
 serve: $(STAMP)
 	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/fazhi serve --corpus corpus
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q
 
 kb: $(STAMP)
