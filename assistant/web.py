@@ -928,6 +928,16 @@ def build_blocks(service: Service):
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+# Gradio's own interface strings in Chinese whatever the browser's language (the page is Chinese throughout)
+UI_STRINGS = {
+    "upload_text.click_to_upload": "点击上传", "upload_text.drop_file": "将文件拖放到此处", "common.or": "或",
+    "common.clear": "清除", "common.download": "下载", "common.loading": "加载中", "common.error": "错误",
+    "common.remove": "移除", "common.submit": "提交", "common.empty": "空",
+    "login.login": "登录", "login.username": "用户名", "login.password": "密码",
+    "login.incorrect_credentials": "用户名或密码错误",
+}
+
+
 def create_app(assistant, auth: str | list[tuple[str, str]] | None = None):
     """FastAPI app: /api/* routes plus the Gradio UI at /. ``auth``: "user:pw,…" or a list of pairs."""
     users = parse_auth(auth) if isinstance(auth, (str, type(None))) else list(auth)
@@ -941,6 +951,7 @@ def create_app(assistant, auth: str | list[tuple[str, str]] | None = None):
         auth_message="法治政府建设报告助手：请输入用户名和密码" if users else None,
         footer_links=[], run_history=False, show_error=True, max_file_size=f"{max_mb}mb",
         theme=_theme(), css=CSS, ssr_mode=False, mcp_server=False, pwa=False,
+        i18n=gr.I18n(en=UI_STRINGS, **{"en-US": UI_STRINGS}),
     )
     app.state.service = service
     app.state.blocks = blocks

@@ -351,3 +351,27 @@ def test_cli_serve_accepts_auth(monkeypatch, tmp_path):
     assert main(["--kb", str(tmp_path / "kb"), "serve", "--corpus", str(src), "--auth", "u:p", "--port", "7999"]) == 0
     assert seen == {"auth": "u:p", "host": "127.0.0.1"}
     assert commands  # imported for the parser
+
+
+def test_answer_rendering_marks_flags_and_escapes():
+    """The chat HTML: markers link to the sources beside the answer, unsupported statements are marked,
+    dropped ones listed, and nothing from a question or a document is injected as HTML."""
+    from assistant.web import conversation_html
+
+    answer = {
+        "mode": "ask", "question": "q", "refused": False,
+        "text": "甲县评查案卷46卷[1]。\n【未经来源证实】甲县评查案卷100卷[1]。",
+        "sources": [{"number": 1, "doc_id": "a.txt", "title": "甲县<报告>", "issuer": "甲县司法局", "year": 2020,
+                     "kind": "report", "heading_path": ["二、执法"], "page": 4, "start": 0, "end": 9,
+                     "quote": "评查案卷46卷", "context_before": "全年", "context_after": "，发现问题", "doc_number": ""}],
+        "flags": [{"sentence": "全年评查案卷${x}{{y}}卷。", "reason": "number_mismatch", "action": "dropped", "markers": [1]}],
+    }
+    html = conversation_html([{"id": 1, "mode": "ask", "question": "<script>alert(1)</script>", "standalone": "q",
+                               "status": "done", "answer": answer}])
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'class="fz-cite" data-n="1"' in html and 'class="fz-src" data-n="1"' in html
+    assert "全年<mark>评查案卷46卷</mark>，发现问题" in html and "第4页" in html and "二、执法" in html
+    assert "《甲县&lt;报告&gt;》" in html
+    assert 'class="fz-unsup"' in html and "fz-unsup-badge" in html
+    assert "fz-flags" in html and "已删除" in html and "数字与来源不符" in html
+    assert "${" not in html and "{{" not in html  # gr.HTML's template syntax is neutralised
