@@ -131,6 +131,7 @@ def test_draft_without_agency_uses_placeholder(assistant):
     ("镇巴县划转行政审批事项300项。", "contradicted", "233"),
     ("根据《规章制定程序条例》，规章一律自公布之日起施行。", "contradicted", "30日后"),
     ("甲乙丙市开展了火星探测工程的法律论证。", "not_found", None),
+    ("镇巴县共抽查案卷35卷，经评查合格卷30卷。", "contradicted", "合格卷33卷"),
 ])
 def test_check_verdicts(assistant, claim, verdict, evidence):
     ans = assistant.run("check", f"核对：“{claim}”")

@@ -64,6 +64,26 @@ def judge(claim: str, evidence: str) -> tuple[str, str]:
     return "supported", ""
 
 
+_CTX_NUM = re.compile(r"([\u4e00-\u9fa5]{2})\s*(\d+(?:\.\d+)?)\s*(万|亿)?\s*"
+                      r"(%|个工作日|件|项|名|人|个|日|天|月|年|宗|份|次|条|家|起|卷|元|倍)")
+
+
+def figure_conflict(claim: str, candidates: list[Scored]) -> tuple[Scored, str] | None:
+    """A figure of the claim that a source states differently for the same thing: the two
+    characters before the number and its unit agree (评查案卷50卷 vs 评查案卷46卷)."""
+    for m in _CTX_NUM.finditer(claim):
+        ctx, value, unit = m.group(1), float(m.group(2)), m.group(4)
+        same, other = [], []
+        for c in candidates:
+            for e in _CTX_NUM.finditer(c.sentence.text):
+                if e.group(1) == ctx and e.group(4) == unit:
+                    (same if float(e.group(2)) == value else other).append((c, e.group(0)))
+        if other and not same:
+            c, text = other[0]
+            return c, f"数字不符：来源中为“{text}”"
+    return None
+
+
 def governing_requirements(claim: str, ctx: Context, book: SourceBook, k: int = 2) -> list[dict]:
     """Requirement sentences (要/应当/必须/不得…) of governing documents that address the claim."""
     hits = ctx.retriever.search(claim, Filters(kind=["outline", "law"], level=["national"]), k=6)
@@ -89,6 +109,14 @@ def check_one(claim: str, ctx: Context, filters: Filters | None, book: SourceBoo
     # judge against the best sentence and the close runners-up of the same passage
     related = [best] + [s for s in scored[1:4] if s.sentence.hit is best.sentence.hit and s.score >= 0.8 * best.score]
     verdict, reason = judge(claim, " ".join(s.sentence.text for s in related))
+    if verdict == "supported":
+        # a sentence with several figures: each figure against what the same document says of it
+        same_doc = [s for s in scored[:12] if s.sentence.doc_id == best.sentence.doc_id]
+        conflict = figure_conflict(claim, same_doc)
+        if conflict:
+            c, reason = conflict
+            verdict = "contradicted"
+            related = [c] + [s for s in related if s is not c]
     if verdict == "supported" and best.score < SUPPORT_MIN:
         return {"claim": claim, "verdict": "not_found", "reason": "来源与该说法只部分相关，无法确认", "evidence": []}, hits
     evidence = []
