@@ -137,7 +137,8 @@ def _is_thin(text: str, limit: int) -> bool:
     return len(body) < limit or not CONCRETE_RE.search(body)
 
 
-def find_parts(text: str, template: dict, ctx: Context | None, book: SourceBook | None) -> list[PartFinding]:
+def find_parts(text: str, template: dict, ctx: Context | None, book: SourceBook | None,
+               own_docs: list[str] = ()) -> list[PartFinding]:
     secs = sections(text)
     limit = int(template.get("thin_chars", 120))
     findings = []
@@ -164,16 +165,17 @@ def find_parts(text: str, template: dict, ctx: Context | None, book: SourceBook 
             continue
         f = PartFinding(part["id"], part["name"], status, how, heads, body.strip()[:160], len(body))
         if status != "present" and ctx is not None and book is not None:
-            f.examples = part_examples(part.get("example_query") or part["name"], ctx, book)
+            f.examples = part_examples(part.get("example_query") or part["name"], ctx, book, exclude=own_docs)
         findings.append(f)
     return findings
 
 
-def part_examples(query: str, ctx: Context, book: SourceBook, n: int = 3) -> list[dict]:
+def part_examples(query: str, ctx: Context, book: SourceBook, n: int = 3, exclude: list[str] = ()) -> list[dict]:
     """Cited example passages of other agencies' reports for a missing or thin part."""
     retriever = ctx.retriever
     retriever._refresh()
-    filters = Filters(kind=["report"]) if any(d.get("kind") == "report" for d in retriever.docs.values()) else None
+    others = [d for d, meta in retriever.docs.items() if meta.get("kind") == "report" and d not in exclude]
+    filters = Filters(doc_ids=others) if others else None
     hits = retriever.search_by_agency(query, filters, per_agency=1)[:n]
     q = analyse(query, retriever.idf)
     out = []
@@ -192,6 +194,8 @@ def claim_sentences(text: str) -> list[str]:
         s = text[a:b].strip()
         if len(s) < 8 or heading_of(s) and len(s) <= 40:
             continue
+        if len(s) <= 40 and not re.search(r"[。！？；;!?，,]", s):  # a title or label line, not a statement
+            continue
         if CLAIM_RE.search(s) or DOC_NUMBER_RE.search(s):
             out.append(s)
     return out
@@ -208,8 +212,7 @@ def agency_documents(agency: str, title: str, ctx: Context) -> list[str]:
     return sorted(d for d in named if retriever.docs[d].get("kind") == "report")
 
 
-def check_claims(text: str, agency: str, title: str, ctx: Context, book: SourceBook) -> list[ClaimFinding]:
-    own = agency_documents(agency, title, ctx)
+def check_claims(text: str, own: list[str], ctx: Context, book: SourceBook) -> list[ClaimFinding]:
     findings = []
     for s in claim_sentences(text):
         names_governing = bool(re.search(r"《[^》]+》", s) or DOC_NUMBER_RE.search(s))
@@ -265,8 +268,9 @@ def review_text(text: str, ctx: Context, agency: str | None = None, governing: l
     title = guess_title(text, "", "")
     agency = agency or guess_issuer(title, text, {})
     book = SourceBook(ctx.store)
-    parts = find_parts(text, template, ctx, book)
-    claims = check_claims(text, agency, title, ctx, book)
+    own = agency_documents(agency, title, ctx)
+    parts = find_parts(text, template, ctx, book, own)
+    claims = check_claims(text, own, ctx, book)
     reqs = requirements_coverage(text, governing or [], ctx, book)
     return Review(title, agency, template.get("source", ""), parts, claims, reqs, book.sources,
                   round(time.perf_counter() - t0, 2))

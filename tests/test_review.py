@@ -90,6 +90,8 @@ def test_broken_draft_findings(ctx):
     assert status["measures"] == status["leaders"] == status["next_year"] == "present"
     missing = next(p for p in r.parts if p.id == "shortcomings")
     assert missing.examples and all(e["source"] for e in missing.examples)
+    assert all(e["agency"] != "天津市宝坻区城市管理委员会" for e in missing.examples)  # other agencies' wording
+    assert not any(c.sentence.startswith("区城管委2021年法治政府建设情况报告") for c in r.claims)  # the title
     changed = next(c for c in r.claims if "聘请职业律师5名" in c.sentence)
     assert changed.verdict == "contradicted"
     assert any("2名" in e["text"] for e in changed.evidence)
