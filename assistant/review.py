@@ -24,9 +24,10 @@ from .records import Source
 TEMPLATE = Path(__file__).with_name("data") / "report_structure.toml"
 CLAIM_RE = re.compile(r"\d|[一二三四五六七八九十百千两]+(?:个|项|件|名|次|宗|份|条|家|起|卷|人|日|天|月)|《[^》]+》|%|％")
 CONCRETE_RE = re.compile(r"\d|《[^》]+》|〔\d{4}〕|制度|办法|方案|机制|清单|平台|培训|审查|审核")
-REQUIREMENT_RE = re.compile(r"要|应当|必须|不得|不少于|不超过|严禁|禁止")
+# 要 as a modal verb, not inside 重要/主要/纲要/摘要/概要/简要/提要
+REQUIREMENT_RE = re.compile(r"(?<![重主纲摘概简提])要(?!点)|应当|必须|不得|不少于|不超过|严禁|禁止")
 SELF_RE = re.compile(r"(?:我|本)(?:办|局|委|县|区|市|镇|乡|厅|部|中心|单位|部门)|全年|今年|年内")
-ADDRESSED_MIN = 0.45
+ADDRESSED_MIN = 0.38  # measured on 国办发〔2018〕118号 vs the 镇巴 report: true pairs score 0.39–0.98
 
 
 @dataclass
