@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +56,11 @@ def discover(paths: list[Path]) -> tuple[list[Candidate], list[tuple[Path, str]]
             continue
         root = given.absolute()
         seen_dirs: set[tuple[int, int]] = set()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+        def unreadable(err: OSError) -> None:
+            problems.append((Path(err.filename or root), f"cannot read folder: {err.strerror or err}"))
+
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
             st = os.stat(dirpath)
             key = (st.st_dev, st.st_ino)
             if key in seen_dirs:  # symlink loop or a folder reached twice
@@ -97,14 +103,53 @@ class ManifestCache:
             folder = folder.parent
 
 
+def _human(n_bytes: float, decimals: int) -> str:
+    if n_bytes >= 2**20:
+        return f"{n_bytes / 2**20:.{decimals}f} MB"
+    return f"{n_bytes / 1024:.{decimals}f} KB"
+
+
+def too_large(size: int, max_bytes: int) -> str:
+    return (f"file too large: {_human(size, 1)} exceeds the {_human(max_bytes, 0)} limit "
+            "(FAZHI_MAX_FILE_MB / --max-file-mb)")
+
+
 def read_candidate(cand: Candidate, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The file's bytes; the size limit is checked on the file's size before anything is read."""
     try:
         size = cand.path.stat().st_size
     except OSError as exc:
         raise IngestError(f"cannot read file: {exc.strerror}") from exc
     if size > max_bytes:
-        raise IngestError(f"file too large: {size / 2**20:.1f} MB exceeds the {max_bytes / 2**20:.0f} MB limit")
-    return cand.path.read_bytes()
+        raise IngestError(too_large(size, max_bytes))
+    with cand.path.open("rb") as fh:  # read at most the limit: a file growing meanwhile is still refused
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise IngestError(too_large(len(data), max_bytes))
+    return data
+
+
+_UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
+
+
+def safe_doc_id(name: str) -> str:
+    """A document id from a name a user supplied (an upload's file name): ``/``-separated parts with
+    no ``..``/``.``, no leading ``/`` or drive letter, no control or reserved characters.  Spaces and
+    Chinese are kept; the result can never point outside the folder it is joined to."""
+    name = unicodedata.normalize("NFC", str(name or "")).replace("\\", "/")
+    parts = []
+    for part in name.split("/"):
+        part = _UNSAFE_CHARS.sub("_", part).strip().rstrip(".")
+        if part in ("", ".", "..") or re.fullmatch(r"[A-Za-z]_", part) and not parts:
+            continue  # empty, dot parts and a leading drive letter ("C:" became "C_")
+        part = part.lstrip(".") or "_"  # no hidden names
+        if len(part) > 120:
+            stem, dot, ext = part.rpartition(".")
+            part = (stem[: 120 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else part[:120]
+        parts.append(part)
+    if not parts:
+        raise IngestError(f"invalid file name {name!r}")
+    return "/".join(parts)
 
 
 def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] | None = None,

@@ -10,11 +10,12 @@ from typing import Callable
 import numpy as np
 
 from ingest.metadata import Meta
-from ingest.pipeline import DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, prepare, read_candidate
+from ingest.pipeline import (DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, prepare,
+                             read_candidate, safe_doc_id, too_large)
 from ingest.records import IngestError
 
 from .embeddings import Embedder, get_embedder
-from .store import Store
+from .store import DuplicateContent, Store
 from .tokenize import tokenize
 
 EMBED_BATCH = 16
@@ -84,6 +85,8 @@ class KnowledgeBase:
                 try:
                     embedded = self._commit(prep, bar)
                     res = FileResult(str(cand.path), prep.document.id, status, len(prep.chunks), embedded)
+                except DuplicateContent as exc:  # stored meanwhile by another process
+                    res = FileResult(str(cand.path), prep.document.id, "duplicate", message=str(exc))
                 except IngestError as exc:
                     res = FileResult(str(cand.path), prep.document.id, "error", message=str(exc))
                 report.files.append(res)
@@ -96,23 +99,35 @@ class KnowledgeBase:
 
     def ingest_bytes(self, doc_id: str, data: bytes, overrides: Meta | None = None,
                      progress: bool = False) -> FileResult:
-        """One uploaded file (web/API) under a given document id."""
+        """One uploaded file (web/API) under a given document id.
+
+        The id is sanitised first (no ``..``, no absolute path, no control characters); the file is
+        checked against the size limit before anything is parsed, and a failure changes nothing.
+        """
+        given = doc_id
         try:
+            doc_id = safe_doc_id(doc_id)
             if len(data) > self.max_bytes:
-                raise IngestError(f"file too large: {len(data) / 2**20:.1f} MB exceeds the "
-                                  f"{self.max_bytes / 2**20:.0f} MB limit")
+                raise IngestError(too_large(len(data), self.max_bytes))
             h = file_hash(data)
             if self.store.doc_hash(doc_id) == h:
-                return FileResult(doc_id, doc_id, "unchanged")
+                return FileResult(given, doc_id, "unchanged")
             dup = self.store.doc_with_hash(h)
             if dup and dup != doc_id:
-                return FileResult(doc_id, doc_id, "duplicate", message=f"same content as {dup}")
+                return FileResult(given, doc_id, "duplicate", message=f"same content as {dup}")
             status = "replaced" if self.store.doc_hash(doc_id) else "added"
-            prep = prepare(doc_id, data, Path(doc_id).suffix, None, overrides)
+            try:
+                prep = prepare(doc_id, data, Path(doc_id).suffix, None, overrides)
+            except IngestError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a parser tripping over a malformed file
+                raise IngestError(f"cannot read this file: {type(exc).__name__}: {exc}") from exc
             embedded = self._commit(prep, None)
-            return FileResult(doc_id, doc_id, status, len(prep.chunks), embedded)
+            return FileResult(given, doc_id, status, len(prep.chunks), embedded)
+        except DuplicateContent as exc:
+            return FileResult(given, doc_id, "duplicate", message=str(exc))
         except IngestError as exc:
-            return FileResult(doc_id, doc_id, "error", message=str(exc))
+            return FileResult(given, doc_id, "error", message=str(exc))
 
     def _prepare_one(self, cand: Candidate, manifests: ManifestCache, seen: dict[str, str],
                      todo: list) -> FileResult | None:
@@ -130,7 +145,10 @@ class KnowledgeBase:
         except IngestError as exc:
             return FileResult(str(cand.path), doc_id, "error", message=str(exc))
         except OSError as exc:
-            return FileResult(str(cand.path), doc_id, "error", message=f"cannot read file: {exc}")
+            return FileResult(str(cand.path), doc_id, "error", message=f"cannot read file: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - a parser tripping over a malformed file must not stop the batch
+            return FileResult(str(cand.path), doc_id, "error",
+                              message=f"cannot read this file: {type(exc).__name__}: {exc}")
         status = "replaced" if self.store.doc_hash(doc_id) else "added"
         todo.append((cand, prep, status))
         return None
@@ -150,7 +168,7 @@ class KnowledgeBase:
                 bar.update(len(part))
         vectors = np.stack([cached[k] for k in keys])
         tokens = [tokenize(c.index_text) for c in prep.chunks]
-        self.store.commit_document(prep.document, prep.chunks, keys, vectors, tokens)
+        self.store.commit_document(prep.document, prep.chunks, keys, vectors, tokens, unique_content=True)
         return len(missing)
 
     # ---- management ---------------------------------------------------------------------------

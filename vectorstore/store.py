@@ -6,18 +6,26 @@ Layout of a knowledge-base folder::
     chroma/         Chroma PersistentClient (dense vectors + filterable metadata), unless a server URL
     bm25/           persisted BM25 index stamped with the generation it was built from
 
-Commit protocol per document (crash-safe): (1) mark ``pending``; (2) upsert the new chunk vectors
-into Chroma under content-addressed ids; (3) one SQLite transaction swaps the document's rows and
-bumps ``generation`` — the commit point; (4) delete the old vectors; (5) clear ``pending``.
-A process killed anywhere leaves ``pending`` set, and the next open reconciles Chroma to SQLite
-(orphans deleted, missing vectors restored from the embedding cache).
+Commit protocol per document (crash-safe): every write holds the knowledge base's write lock (a
+thread lock plus an ``flock`` on ``write.lock``, so one writer at a time across processes) and
+(1) marks ``pending`` with the documents it touches; (2) upserts the new chunk vectors and
+metadata into Chroma under content-addressed ids; (3) one SQLite transaction swaps the
+document's rows and bumps ``generation`` — the commit point; (4) deletes the old vectors;
+(5) clears ``pending``.  SQLite is the record: a process killed anywhere leaves ``pending`` set,
+and whoever takes the write lock next (the next open, or the next write of a running process)
+reconciles Chroma to SQLite — orphan vectors deleted, missing ones restored from the embedding
+cache, the metadata of the pending documents rewritten from SQLite.
+
+Reads go through one SQLite connection per thread, so a reader never sees a writer's
+uncommitted rows, and the BM25 index is built from one snapshot of the committed chunks,
+stamped with that snapshot's generation.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -49,6 +57,20 @@ class KnowledgeBaseError(Exception):
     pass
 
 
+class DuplicateContent(KnowledgeBaseError):
+    """Another document already holds exactly these bytes."""
+
+    def __init__(self, existing: str) -> None:
+        super().__init__(f"same content as {existing}")
+        self.existing = existing
+
+
+try:  # the cross-process half of the write lock (POSIX); threads are serialised in any case
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+
 def _open_chroma(folder: Path, chroma_url: str | None):
     import chromadb
 
@@ -69,23 +91,111 @@ class Store:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
         self.embedder_spec = embedder_spec
-        self._lock = threading.RLock()
-        self.db = sqlite3.connect(self.folder / "fazhi.sqlite3", check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()  # writers in this process
+        self._bm25_lock = threading.Lock()
+        self._lock_depth = 0
+        self._lock_file = None
+        self.db_path = self.folder / "fazhi.sqlite3"
+        # the writer's connection (also fine for single-threaded reads: tests, CLI)
+        self.db = self._connect()
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._check_embedder()
         self.chroma_url = chroma_url
         self._client = _open_chroma(self.folder, chroma_url)
+        self.collection_name = self._collection_name()
         self.collection = self._client.get_or_create_collection(
-            COLLECTION, embedding_function=FazhiEmbeddingFunction(embedder_spec),
+            self.collection_name, embedding_function=FazhiEmbeddingFunction(embedder_spec),
             configuration={"hnsw": {"space": "cosine"}})
         self._bm25: BM25Index | None = None
+        self.last_reconcile: dict | None = None
         if self.get_state("pending"):
-            self.reconcile()
+            with self._write_lock():  # taking the lock repairs what a dead writer left
+                pass
+        elif self.collection.count() != self._chunk_count():
+            # vectors lost or never there (a new or wiped Chroma server, a deleted chroma/ folder,
+            # a knowledge base moved to a server): SQLite is the record, rebuild Chroma from it
+            with self._write_lock():
+                if self.collection.count() != self._chunk_count():
+                    self._recover(force=True)
+
+    def _collection_name(self) -> str:
+        """The embedded store has one collection per folder; on a shared Chroma server each
+        knowledge base gets its own (named once, kept in SQLite), so two knowledge bases on one
+        server never see — or repair away — each other's vectors."""
+        if not self.chroma_url:
+            return COLLECTION
+        import uuid
+
+        self.db.execute("INSERT OR IGNORE INTO state(key, value) VALUES ('server_collection', ?)",
+                        (f"{COLLECTION}-{uuid.uuid4().hex[:16]}",))
+        return self._w_state("server_collection")
+
+    def _chunk_count(self) -> int:
+        return self._read().execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None, timeout=60)
+        db.execute("PRAGMA busy_timeout=60000")
+        return db
+
+    def _read(self) -> sqlite3.Connection:
+        """This thread's read connection: it sees committed data only."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+            with self._readers_lock:
+                self._readers.append(db)
+        return db
+
+    @contextmanager
+    def _snapshot(self):
+        """One consistent read snapshot (a read transaction) on this thread's connection."""
+        db = self._read()
+        if db.in_transaction:  # already inside one on this thread
+            yield db
+            return
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("COMMIT")
+
+    @contextmanager
+    def _write_lock(self):
+        """One writer at a time: threads of this process and other processes on this folder."""
+        with self._lock:
+            if self._lock_depth == 0 and fcntl is not None:
+                try:
+                    if self._lock_file is None:
+                        self._lock_file = open(self.folder / "write.lock", "a+b")
+                    fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
+                except OSError:  # a read-only folder: nothing will be written anyway
+                    pass
+            self._lock_depth += 1
+            try:
+                if self._lock_depth == 1 and self._w_state("pending"):
+                    # a writer died mid-commit (we hold the lock, so it is not running): repair first
+                    self._recover()
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and fcntl is not None and self._lock_file is not None:
+                    try:
+                        fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+                    except OSError:
+                        pass
 
     # ---- state -------------------------------------------------------------------------------
     def get_state(self, key: str) -> str | None:
+        row = self._read().execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _w_state(self, key: str) -> str | None:
+        """State as the writer's connection sees it (inside its own transaction)."""
         row = self.db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
 
@@ -100,7 +210,7 @@ class Store:
         return int(self.get_state("generation") or 0)
 
     def _check_embedder(self) -> None:
-        built = self.get_state("embedder")
+        built = self._w_state("embedder")
         if built is None:
             self._set_state("embedder", self.embedder.name)
             self._set_state("dim", str(self.embedder.dim))
@@ -121,13 +231,13 @@ class Store:
 
     # ---- reads -------------------------------------------------------------------------------
     def documents(self) -> list[dict]:
-        cur = self.db.execute(
+        cur = self._read().execute(
             f"SELECT {', '.join(DOC_FIELDS)}, (SELECT COUNT(*) FROM chunks c WHERE c.doc_id=d.id), added_at "
             "FROM documents d ORDER BY id")
         return [dict(zip(DOC_FIELDS + ("chunks", "added_at"), row)) for row in cur]
 
     def document(self, doc_id: str) -> Document | None:
-        row = self.db.execute(f"SELECT {', '.join(DOC_FIELDS)}, text, pages FROM documents WHERE id=?",
+        row = self._read().execute(f"SELECT {', '.join(DOC_FIELDS)}, text, pages FROM documents WHERE id=?",
                               (doc_id,)).fetchone()
         if not row:
             return None
@@ -135,34 +245,36 @@ class Store:
         return Document(text=row[-2], pages=[tuple(p) for p in json.loads(row[-1] or "[]")], **meta)
 
     def doc_hash(self, doc_id: str) -> str | None:
-        row = self.db.execute("SELECT content_hash FROM documents WHERE id=?", (doc_id,)).fetchone()
+        row = self._read().execute("SELECT content_hash FROM documents WHERE id=?", (doc_id,)).fetchone()
         return row[0] if row else None
 
     def doc_with_hash(self, content_hash: str) -> str | None:
-        row = self.db.execute("SELECT id FROM documents WHERE content_hash=?", (content_hash,)).fetchone()
+        row = self._read().execute("SELECT id FROM documents WHERE content_hash=?", (content_hash,)).fetchone()
         return row[0] if row else None
 
-    def chunks_by_id(self, ids: list[str]) -> dict[str, Chunk]:
+    def chunks_by_id(self, ids: list[str], db: sqlite3.Connection | None = None) -> dict[str, Chunk]:
+        db = db or self._read()
         out: dict[str, Chunk] = {}
         for i in range(0, len(ids), 500):
             part = ids[i: i + 500]
             q = ",".join("?" * len(part))
-            for row in self.db.execute(
+            for row in db.execute(
                     f'SELECT id, doc_id, ordinal, start, "end", page, heading, text, index_text FROM chunks WHERE id IN ({q})',
                     part):
                 out[row[0]] = Chunk(id=row[0], doc_id=row[1], ordinal=row[2], start=row[3], end=row[4], page=row[5],
                                     heading_path=json.loads(row[6]), text=row[7], index_text=row[8])
         return out
 
-    def doc_chunks(self, doc_id: str) -> list[Chunk]:
-        ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id=? ORDER BY ordinal", (doc_id,))]
-        found = self.chunks_by_id(ids)
+    def doc_chunks(self, doc_id: str, db: sqlite3.Connection | None = None) -> list[Chunk]:
+        with self._snapshot() if db is None else nullcontext(db) as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id=? ORDER BY ordinal", (doc_id,))]
+            found = self.chunks_by_id(ids, db)
         return [found[i] for i in ids]
 
-    def chunk_table(self) -> tuple[list[str], list[str], list[list[str]]]:
+    def chunk_table(self, db: sqlite3.Connection | None = None) -> tuple[list[str], list[str], list[list[str]]]:
         """(chunk ids, their doc ids, their BM25 tokens) in a stable order."""
         ids, docs, toks = [], [], []
-        for cid, did, t in self.db.execute("SELECT id, doc_id, tokens FROM chunks ORDER BY rowid"):
+        for cid, did, t in (db or self._read()).execute("SELECT id, doc_id, tokens FROM chunks ORDER BY rowid"):
             ids.append(cid)
             docs.append(did)
             toks.append(t.split(" ") if t else [])
@@ -170,33 +282,49 @@ class Store:
 
     # ---- BM25 in step with the committed generation -------------------------------------------
     def bm25(self) -> BM25Index:
-        with self._lock:
+        with self._bm25_lock:
             gen = self.generation
             if self._bm25 is not None and self._bm25.generation == gen:
                 return self._bm25
             index = BM25Index.load(self.folder / "bm25", gen)
+            if index is not None and not self._bm25_matches(index):
+                index = None  # written by another process for another state: rebuild
             if index is None:
-                ids, _, toks = self.chunk_table()
+                with self._snapshot() as db:  # the generation and the chunks it stands for, together
+                    row = db.execute("SELECT value FROM state WHERE key='generation'").fetchone()
+                    gen = int(row[0]) if row else 0
+                    ids, _, toks = self.chunk_table(db)
                 index = BM25Index(gen, ids, toks)
                 try:
                     index.save(self.folder / "bm25")
-                except OSError:
-                    pass  # a read-only folder still serves from memory
+                except Exception:  # noqa: BLE001 - a read-only folder, or another process saving: serve from memory
+                    pass
             self._bm25 = index
             return index
 
+    def _bm25_matches(self, index: BM25Index) -> bool:
+        try:
+            with self._snapshot() as db:
+                row = db.execute("SELECT value FROM state WHERE key='generation'").fetchone()
+                n = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            num_docs = index._bm25.scores.get("num_docs", len(index.ids)) if index.ids else 0
+            return int(row[0] if row else 0) == index.generation and len(index.ids) == n == num_docs
+        except (AttributeError, TypeError, ValueError, sqlite3.Error):
+            return False
+
     # ---- embeddings (cached by the hash of the embedded text) ---------------------------------
-    def cached_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
+    def cached_vectors(self, keys: list[str], db: sqlite3.Connection | None = None) -> dict[str, np.ndarray]:
+        db = db or self._read()
         out = {}
         for i in range(0, len(keys), 500):
             part = keys[i: i + 500]
             q = ",".join("?" * len(part))
-            for key, blob in self.db.execute(f"SELECT key, vec FROM emb_cache WHERE key IN ({q})", part):
+            for key, blob in db.execute(f"SELECT key, vec FROM emb_cache WHERE key IN ({q})", part):
                 out[key] = np.frombuffer(blob, dtype=np.float32)
         return out
 
     def cache_vectors(self, items: dict[str, np.ndarray]) -> None:
-        with self._tx():
+        with self._write_lock(), self._tx():
             self.db.executemany("INSERT OR REPLACE INTO emb_cache(key, vec) VALUES (?, ?)",
                                 [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()])
 
@@ -212,16 +340,37 @@ class Store:
             meta["page"] = int(ch.page)
         return meta
 
+    def _mark_pending(self, doc_ids: list[str]) -> None:
+        """Step 1 of every write: what a crash from here on leaves for ``reconcile`` to repair."""
+        self.db.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('pending', '1'), ('pending_docs', ?)",
+                        (json.dumps(sorted(set(doc_ids)), ensure_ascii=False),))
+
+    def _clear_pending(self) -> None:
+        self.db.execute("DELETE FROM state WHERE key IN ('pending', 'pending_docs')")
+
+    def _bump_generation(self) -> None:
+        self._set_state("generation", str(int(self._w_state("generation") or 0) + 1))
+
     def commit_document(self, doc: Document, chunks: list[Chunk], vec_keys: list[str],
-                        vectors: np.ndarray, tokens: list[list[str]]) -> None:
-        """Replace ``doc`` and its chunks atomically (see the module docstring)."""
-        with self._lock:
+                        vectors: np.ndarray, tokens: list[list[str]], unique_content: bool = False) -> None:
+        """Replace ``doc`` and its chunks atomically (see the module docstring).
+
+        With ``unique_content`` the commit is refused (``DuplicateContent``) when another document
+        already holds the same bytes — checked under the write lock, so two concurrent uploads of
+        one file cannot both land.
+        """
+        with self._write_lock():
+            if unique_content:
+                row = self.db.execute("SELECT id FROM documents WHERE content_hash=? AND id<>?",
+                                      (doc.content_hash, doc.id)).fetchone()
+                if row:
+                    raise DuplicateContent(row[0])
             old_ids = {r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id=?", (doc.id,))}
             new_ids = [c.id for c in chunks]
-            self._set_state("pending", "1")
-            fresh = [i for i, c in enumerate(chunks) if c.id not in old_ids]
-            for s in range(0, len(fresh), 256):
-                part = fresh[s: s + 256]
+            self._mark_pending([doc.id])
+            # every chunk, kept ids too: their metadata (title, year…) and contextual vector may have changed
+            for s in range(0, len(chunks), 256):
+                part = range(s, min(s + 256, len(chunks)))
                 self.collection.upsert(
                     ids=[chunks[i].id for i in part], embeddings=[vectors[i].tolist() for i in part],
                     metadatas=[self.chunk_metadata(doc, chunks[i]) for i in part],
@@ -237,69 +386,189 @@ class Store:
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     [(c.id, c.doc_id, c.ordinal, c.start, c.end, c.page, json.dumps(c.heading_path, ensure_ascii=False),
                       c.text, c.index_text, " ".join(t), k) for c, t, k in zip(chunks, tokens, vec_keys)])
-                self._set_state("generation", str(self.generation + 1))
+                self._bump_generation()
             stale = sorted(old_ids - set(new_ids))
-            if stale:
-                self.collection.delete(ids=stale)
-            self._set_state("pending", None)
+            for s in range(0, len(stale), 500):
+                self.collection.delete(ids=stale[s: s + 500])
+            self._clear_pending()
 
     def update_metadata(self, doc_id: str, **fields) -> None:
         allowed = {k: v for k, v in fields.items() if k in ("title", "issuer", "region", "level", "year", "kind", "doc_number")}
-        doc = self.document(doc_id)
-        if doc is None:
-            raise KnowledgeBaseError(f"no document {doc_id!r}")
-        for k, v in allowed.items():
-            setattr(doc, k, int(v) if k == "year" and v not in (None, "") else v)
-        chunks = self.doc_chunks(doc_id)
-        with self._lock:
-            self._set_state("pending", "1")
+        with self._write_lock():
+            doc = self.document(doc_id)
+            if doc is None:
+                raise KnowledgeBaseError(f"no document {doc_id!r}")
+            for k, v in allowed.items():
+                setattr(doc, k, int(v) if k == "year" and v not in (None, "") else v)
+            if not allowed:
+                return
+            chunks = self.doc_chunks(doc_id)
+            self._mark_pending([doc_id])
+            with self._tx():  # the record first; a crash after it is repaired from it
+                sets = ", ".join(f"{k}=?" for k in allowed)
+                self.db.execute(f"UPDATE documents SET {sets} WHERE id=?", tuple(getattr(doc, k) for k in allowed) + (doc_id,))
+                self._bump_generation()
             for s in range(0, len(chunks), 256):
                 part = chunks[s: s + 256]
                 self.collection.update(ids=[c.id for c in part], metadatas=[self.chunk_metadata(doc, c) for c in part])
-            with self._tx():
-                sets = ", ".join(f"{k}=?" for k in allowed)
-                self.db.execute(f"UPDATE documents SET {sets} WHERE id=?", tuple(getattr(doc, k) for k in allowed) + (doc_id,))
-                self._set_state("generation", str(self.generation + 1))
-            self._set_state("pending", None)
+            self._clear_pending()
 
     def delete_document(self, doc_id: str) -> int:
-        with self._lock:
+        with self._write_lock():
             ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))]
-            if not ids and self.doc_hash(doc_id) is None:
+            if not ids and self.db.execute("SELECT 1 FROM documents WHERE id=?", (doc_id,)).fetchone() is None:
                 raise KnowledgeBaseError(f"no document {doc_id!r}")
-            self._set_state("pending", "1")
+            self._mark_pending([doc_id])
             with self._tx():
                 self.db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
                 self.db.execute("DELETE FROM documents WHERE id=?", (doc_id,))
-                self._set_state("generation", str(self.generation + 1))
+                self._bump_generation()
             for s in range(0, len(ids), 500):
                 self.collection.delete(ids=ids[s: s + 500])
-            self._set_state("pending", None)
+            self._clear_pending()
             return len(ids)
+
+    def _chroma_ids(self) -> set[str]:
+        """Every id in the collection (paged: a server caps one answer)."""
+        out: set[str] = set()
+        offset, page = 0, 5000
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=offset)["ids"]
+            out.update(got)
+            if len(got) < page:
+                return out
+            offset += page
 
     def reconcile(self) -> dict:
         """Make Chroma hold exactly the committed chunks (after a crash)."""
-        with self._lock:
-            committed = {r[0]: r[1] for r in self.db.execute("SELECT id, vec_key FROM chunks")}
-            stored = set(self.collection.get(include=[])["ids"])
-            orphans = sorted(stored - committed.keys())
-            for s in range(0, len(orphans), 500):
-                self.collection.delete(ids=orphans[s: s + 500])
-            missing = sorted(committed.keys() - stored)
-            if missing:
-                chunks = self.chunks_by_id(missing)
-                vecs = self.cached_vectors([committed[i] for i in missing])
-                docs = {}
-                for cid in missing:
-                    ch = chunks[cid]
-                    doc = docs.get(ch.doc_id) or docs.setdefault(ch.doc_id, self.document(ch.doc_id))
+        with self._write_lock():
+            return self._recover(force=True)
+
+    def _recover(self, force: bool = False) -> dict:
+        """The repair itself; the caller holds the write lock."""
+        if not force and not self._w_state("pending"):
+            return {}
+        pending_docs = json.loads(self._w_state("pending_docs") or "[]")
+        committed = {r[0]: r[1] for r in self.db.execute("SELECT id, vec_key FROM chunks")}
+        stored = self._chroma_ids()
+        orphans = sorted(stored - committed.keys())
+        for s in range(0, len(orphans), 500):
+            self.collection.delete(ids=orphans[s: s + 500])
+        missing = sorted(committed.keys() - stored)
+        docs: dict[str, Document | None] = {}
+
+        def doc_of(doc_id: str) -> Document | None:
+            if doc_id not in docs:
+                docs[doc_id] = self.document(doc_id)
+            return docs[doc_id]
+
+        if missing:
+            chunks = self.chunks_by_id(missing, self.db)
+            vecs = self.cached_vectors([committed[i] for i in missing], self.db)
+            for s in range(0, len(missing), 256):
+                part = missing[s: s + 256]
+                embs = []
+                for cid in part:
                     vec = vecs.get(committed[cid])
                     if vec is None:
-                        vec = self.embedder.embed_passages([ch.index_text])[0]
-                    self.collection.upsert(ids=[cid], embeddings=[vec.tolist()],
-                                           metadatas=[self.chunk_metadata(doc, ch)], documents=[ch.text])
-            self._set_state("pending", None)
-            return {"orphans_removed": len(orphans), "restored": len(missing)}
+                        vec = self.embedder.embed_passages([chunks[cid].index_text])[0]
+                    embs.append(vec.tolist())
+                self.collection.upsert(ids=part, embeddings=embs,
+                                       metadatas=[self.chunk_metadata(doc_of(chunks[c].doc_id), chunks[c]) for c in part],
+                                       documents=[chunks[c].text for c in part])
+        # the documents a dead writer was changing: their kept vectors may carry its uncommitted metadata
+        rewritten = 0
+        for doc_id in pending_docs:
+            doc = doc_of(doc_id)
+            if doc is None:
+                continue
+            chunks = [c for c in self.doc_chunks(doc_id, self.db) if c.id not in missing]
+            for s in range(0, len(chunks), 256):
+                part = chunks[s: s + 256]
+                vecs = self.cached_vectors([committed[c.id] for c in part], self.db)
+                if all(committed[c.id] in vecs for c in part):
+                    self.collection.upsert(ids=[c.id for c in part],
+                                           embeddings=[vecs[committed[c.id]].tolist() for c in part],
+                                           metadatas=[self.chunk_metadata(doc, c) for c in part],
+                                           documents=[c.text for c in part])
+                else:
+                    self.collection.update(ids=[c.id for c in part],
+                                           metadatas=[self.chunk_metadata(doc, c) for c in part],
+                                           documents=[c.text for c in part])
+                rewritten += len(part)
+        self._clear_pending()
+        self.last_reconcile = {"orphans_removed": len(orphans), "restored": len(missing)}
+        if rewritten:
+            self.last_reconcile["metadata_rewritten"] = rewritten
+        return dict(self.last_reconcile)
+
+    def check(self, bm25: bool = True) -> dict[str, list]:
+        """Consistency report (empty lists when all is well): SQLite rows, Chroma ids and metadata,
+        the BM25 index and the pending mark against one another."""
+        problems: dict[str, list] = {}
+
+        def add(kind: str, item) -> None:
+            problems.setdefault(kind, []).append(item)
+
+        with self._snapshot() as db:
+            gen_row = db.execute("SELECT value FROM state WHERE key='generation'").fetchone()
+            gen = int(gen_row[0]) if gen_row else 0
+            if db.execute("SELECT value FROM state WHERE key='pending'").fetchone():
+                add("pending", "pending mark set")
+            docs = {r[0]: r[1:] for r in db.execute(
+                "SELECT id, text, content_hash, title, issuer, region, level, kind, doc_number, year FROM documents")}
+            rows = db.execute('SELECT id, doc_id, start, "end", text, heading, vec_key FROM chunks').fetchall()
+            cached = {r[0] for r in db.execute("SELECT key FROM emb_cache")}
+            sql_ids, _, _ = self.chunk_table(db)
+        per_doc: dict[str, int] = {}
+        by_id = {}
+        for cid, did, start, end, text, heading, vkey in rows:
+            by_id[cid] = (did, start, end)
+            per_doc[did] = per_doc.get(did, 0) + 1
+            if did not in docs:
+                add("chunk_without_document", cid)
+            elif docs[did][0][start:end] != text:
+                add("chunk_text_not_at_offsets", cid)
+            if vkey not in cached:
+                add("vector_not_cached", cid)
+        for did in docs:
+            if not per_doc.get(did):
+                add("document_without_chunks", did)
+        hashes: dict[str, str] = {}
+        for did, row in docs.items():
+            if row[1] in hashes:
+                add("duplicate_content", (hashes[row[1]], did))
+            hashes[row[1]] = did
+        stored = {}
+        offset, page = 0, 5000
+        while True:
+            got = self.collection.get(include=["metadatas"], limit=page, offset=offset)
+            stored.update(zip(got["ids"], got["metadatas"]))
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        for cid in sorted(stored.keys() - by_id.keys()):
+            add("orphan_vector", cid)
+        for cid in sorted(by_id.keys() - stored.keys()):
+            add("missing_vector", cid)
+        for cid in by_id.keys() & stored.keys():
+            meta, (did, start, end) = stored[cid], by_id[cid]
+            d = docs.get(did)
+            if d is None:
+                continue
+            want = {"doc_id": did, "start": start, "end": end, "title": d[2], "issuer": d[3], "region": d[4],
+                    "level": d[5], "kind": d[6], "doc_number": d[7]}
+            if d[8] is not None:
+                want["year"] = int(d[8])
+            if any(meta.get(k) != v for k, v in want.items()) or ("year" in meta and d[8] is None):
+                add("stale_vector_metadata", cid)
+        if bm25:
+            index = self.bm25()
+            if index.generation == gen and index.ids != sql_ids:
+                add("bm25_out_of_step", f"generation {gen}: {len(index.ids)} ids vs {len(sql_ids)} chunks")
+            elif index.generation != gen:
+                add("bm25_out_of_step", f"index generation {index.generation} vs committed {gen}")
+        return problems
 
     def dense_query(self, vector: np.ndarray, k: int, where: dict | None) -> list[tuple[str, float]]:
         n = self.collection.count()
@@ -310,4 +579,15 @@ class Store:
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
 
     def close(self) -> None:
+        with self._readers_lock:
+            for db in self._readers:
+                try:
+                    db.close()
+                except sqlite3.Error:
+                    pass
+            self._readers.clear()
+        self._local = threading.local()
         self.db.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
