@@ -58,6 +58,22 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
     app = FastAPI(title="fazhi API", description="法治政府建设报告助手 JSON 接口", version="1",
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
 
+    upload_limit = service.kb.max_bytes + 2**20  # one file at the limit plus multipart overhead
+
+    @app.middleware("http")
+    async def refuse_oversized_uploads(request: Request, call_next):
+        """413 from the Content-Length alone: an oversized upload is never received or spooled."""
+        if request.method in ("POST", "PUT", "PATCH"):
+            try:
+                length = int(request.headers.get("content-length") or 0)
+            except ValueError:
+                length = 0
+            if length > upload_limit:
+                mb = service.kb.max_bytes / 2**20
+                return JSONResponse({"detail": f"上传内容过大：超过 {mb:.0f} MB 的上限（FAZHI_MAX_FILE_MB） / "
+                                               f"request too large: over the {mb:.0f} MB limit"}, status_code=413)
+        return await call_next(request)
+
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)

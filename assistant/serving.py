@@ -315,7 +315,7 @@ class Service:
         with self.locked():
             res = self.kb.ingest_bytes(doc_id, data, overrides)
             if res.status in ("added", "replaced"):
-                self._keep_original(doc_id, data)
+                self._keep_original(res.doc_id or doc_id, data)  # under the id the knowledge base gave it
         out = asdict(res)
         out["path"] = filename
         return out

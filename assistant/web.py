@@ -405,6 +405,10 @@ def create_app(assistant, auth: str | list[tuple[str, str]] | None = None):
     """FastAPI app: /api/* routes plus the Gradio UI at /. ``auth``: "user:pw,…" or a list of pairs."""
     users = parse_auth(auth) if isinstance(auth, (str, type(None))) else list(auth)
     service = Service(assistant)
+    # files uploaded through the page stay under the knowledge-base folder (never in /tmp/gradio)
+    upload_dir = Path(service.kb.store.folder) / "web-uploads"
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(upload_dir)
     api = create_api(service, users)
     blocks = build_blocks(service)
     blocks.queue(default_concurrency_limit=2)

@@ -86,10 +86,6 @@ def test_upload_over_the_size_limit_is_refused(api, assistant, monkeypatch):
     assert assistant.kb.documents() == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "assistant/api.py: POST /api/documents has no request-size guard — a 200 MB upload is received and spooled "
-    "to a temporary file before the per-file limit is checked; it should answer 413 from the Content-Length "
-    "(beyond FAZHI_MAX_FILE_MB per file) without reading the body."))
 def test_a_200_mb_upload_is_refused_before_its_body_is_read(assistant):
     from eval.load import serve
 
@@ -295,10 +291,6 @@ def test_every_api_route_needs_credentials(api):
     assert api.get("/api/documents", auth=(USER, PASSWORD)).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "assistant/web.py: files uploaded through the web page are written by Gradio to its own cache "
-    "(GRADIO_TEMP_DIR, default /tmp/gradio) and stay there, outside the knowledge-base folder; set "
-    "GRADIO_TEMP_DIR to a folder under the knowledge base (or delete the cached copy after ingest)."))
 def test_web_page_uploads_are_stored_under_the_knowledge_base_folder_only(assistant, live_web):
     from fastapi.testclient import TestClient
 
