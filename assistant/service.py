@@ -9,6 +9,8 @@ from .records import Answer
 from .settings import Settings
 
 MODES = ("ask", "compare", "draft", "check", "quiz")
+MAX_QUESTION_CHARS = 1000
+MAX_CHECK_CHARS = 4000
 
 
 class Assistant:
@@ -40,8 +42,9 @@ class Assistant:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
         if not question:
             return Answer(mode=mode, question="", text="请输入问题。", refused=True)
-        if len(question) > 4000:
-            question = question[:4000]
+        limit = MAX_CHECK_CHARS if mode == "check" else MAX_QUESTION_CHARS
+        if len(question) > limit:  # a pasted page is cut, not refused (whole reports go to `review`)
+            question = question[:limit]
         ctx = self.context()
         if mode == "ask":
             from .modes.ask import ask

@@ -18,6 +18,9 @@ from .metadata import MANIFEST_NAME, Meta, apply_manifest, extract, read_manifes
 from .records import Chunk, Document, IngestError
 
 DEFAULT_MAX_BYTES = 50 * 2**20
+# Bump when loading, cleaning, metadata or chunking changes what a file becomes: stored documents
+# made by an older pipeline are then re-processed (unchanged chunk texts reuse their cached vectors).
+PIPELINE_VERSION = "2026-11-23.1"
 
 
 @dataclass
@@ -81,6 +84,16 @@ def discover(paths: list[Path]) -> tuple[list[Candidate], list[tuple[Path, str]]
 
 def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def fingerprint(content_hash: str, manifest_row: dict[str, str] | None = None, overrides: Meta | None = None) -> str:
+    """Identity of what a stored document was made from; a change in any part means re-processing."""
+    import json
+
+    meta = {k: v for k, v in sorted((manifest_row or {}).items()) if k != "file"}
+    extra = {k: v for k, v in sorted(vars(overrides).items()) if v not in ("", None)} if overrides else {}
+    payload = json.dumps([PIPELINE_VERSION, content_hash, meta, extra], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 class ManifestCache:

@@ -25,6 +25,8 @@ class Document:
     kind: str = "report"
     source_format: str = "txt"
     pages: list[tuple[int, int]] = field(default_factory=list)  # (start offset, page number), PDF only
+    # what the stored version was made from: file hash + manifest row / metadata overrides + pipeline version
+    fingerprint: str = ""
 
     def meta(self) -> dict:
         """Metadata without the text (what lists and citations show)."""

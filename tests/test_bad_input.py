@@ -442,10 +442,6 @@ def test_hostile_questions_keep_the_rules(corpus_assistant, kind):
     assert kb.store.generation == gen and len(kb.documents()) == n_docs  # nothing was executed
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "vectorstore/retrieve.py runs one full hybrid search per sentence of the question (sub_queries) and "
-    "assistant/service.py only cuts questions at 4,000 characters: a 10,000-character question fans out into "
-    "~200 searches (about 3 minutes on 2 cores). Needs a cap on sub-questions (e.g. 4) and a shorter question limit."))
 def test_ten_thousand_character_question_is_answered_within_bounds(corpus_assistant, monkeypatch):
     """A 10,000-character question must not fan out into hundreds of searches."""
     from vectorstore.retrieve import Retriever

@@ -340,8 +340,6 @@ def test_manifest_rows_set_metadata_at_ingest(kb, tiny_corpus):
     assert (doc["title"], doc["issuer"], doc["region"]) == ("甲县司法局2020年度报告", "某省甲县司法局", "某省甲县")
 
 
-@pytest.mark.xfail(strict=True, reason="vectorstore/kb.py decides 'unchanged' on the file bytes only: an edited "
-                   "MANIFEST.tsv row (or a new ingest pipeline) never reaches documents already stored")
 def test_manifest_edit_reaches_a_stored_document(kb, tiny_corpus):
     manifest = tiny_corpus / "MANIFEST.tsv"
     header = "file\ttitle\tissuer\tregion\tlevel\tyear\tkind\n"

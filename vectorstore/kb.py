@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from ingest.metadata import Meta
-from ingest.pipeline import (DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, prepare,
+from ingest.pipeline import (DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, fingerprint, prepare,
                              read_candidate, safe_doc_id, too_large)
 from ingest.records import IngestError
 
@@ -110,7 +110,8 @@ class KnowledgeBase:
             if len(data) > self.max_bytes:
                 raise IngestError(too_large(len(data), self.max_bytes))
             h = file_hash(data)
-            if self.store.doc_hash(doc_id) == h:
+            fp = fingerprint(h, None, overrides)
+            if self.store.doc_fingerprint(doc_id) == fp:
                 return FileResult(given, doc_id, "unchanged")
             dup = self.store.doc_with_hash(h)
             if dup and dup != doc_id:
@@ -118,6 +119,7 @@ class KnowledgeBase:
             status = "replaced" if self.store.doc_hash(doc_id) else "added"
             try:
                 prep = prepare(doc_id, data, Path(doc_id).suffix, None, overrides)
+                prep.document.fingerprint = fp
             except IngestError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a parser tripping over a malformed file
@@ -135,13 +137,16 @@ class KnowledgeBase:
         try:
             data = read_candidate(cand, self.max_bytes)
             h = file_hash(data)
-            if self.store.doc_hash(doc_id) == h:
+            row = manifests.row_for(cand)
+            fp = fingerprint(h, row)
+            if self.store.doc_fingerprint(doc_id) == fp:
                 return FileResult(str(cand.path), doc_id, "unchanged")
             dup = seen.get(h) or self.store.doc_with_hash(h)
             if dup and dup != doc_id:
                 return FileResult(str(cand.path), doc_id, "duplicate", message=f"same content as {dup}")
             seen[h] = doc_id
-            prep = prepare(doc_id, data, cand.path.suffix, manifests.row_for(cand))
+            prep = prepare(doc_id, data, cand.path.suffix, row)
+            prep.document.fingerprint = fp
         except IngestError as exc:
             return FileResult(str(cand.path), doc_id, "error", message=str(exc))
         except OSError as exc:

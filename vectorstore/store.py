@@ -50,7 +50,8 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS emb_cache (key TEXT PRIMARY KEY, vec BLOB);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
 """
-DOC_FIELDS = ("id", "title", "issuer", "region", "level", "year", "doc_number", "kind", "source_format", "content_hash")
+DOC_FIELDS = ("id", "title", "issuer", "region", "level", "year", "doc_number", "kind", "source_format", "content_hash",
+              "fingerprint")
 
 
 class KnowledgeBaseError(Exception):
@@ -100,6 +101,8 @@ class Store:
         self.db = self._connect()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
+        if "fingerprint" not in {r[1] for r in self.db.execute("PRAGMA table_info(documents)")}:
+            self.db.execute("ALTER TABLE documents ADD COLUMN fingerprint TEXT DEFAULT ''")  # older knowledge bases
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -246,6 +249,10 @@ class Store:
 
     def doc_hash(self, doc_id: str) -> str | None:
         row = self._read().execute("SELECT content_hash FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def doc_fingerprint(self, doc_id: str) -> str | None:
+        row = self._read().execute("SELECT fingerprint FROM documents WHERE id=?", (doc_id,)).fetchone()
         return row[0] if row else None
 
     def doc_with_hash(self, content_hash: str) -> str | None:
