@@ -1,4 +1,4 @@
-"""`python -m eval retrieval|answers --questions FILE [--json]`.
+"""`python -m eval retrieval|answers|compare --questions FILE [--json]` and `python -m eval bench`.
 
 Drives the same public functions a user calls (KnowledgeBase, Retriever, the assistant's modes).
 The knowledge base is built (incrementally) from ``--corpus`` into ``--kb`` first.
@@ -62,10 +62,22 @@ def print_table(result: dict, keys: tuple[str, ...]) -> None:
         f"**{result[k]:.3f}**" if result[k] is not None else "-" for k in keys) + " |")
 
 
+def _sizes(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        mult = 1000 if part.endswith("k") else 1
+        out.append(int(float(part.rstrip("k")) * mult))
+    if not out or any(n <= 0 for n in out):
+        raise argparse.ArgumentTypeError("sizes: positive chunk counts, e.g. 1000,10000,100000 or 1k,10k")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m eval")
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("retrieval", "answers"):
+    for name in ("retrieval", "answers", "compare"):
         s = sub.add_parser(name)
         s.add_argument("--questions", required=True, type=Path)
         s.add_argument("--kb", type=Path, default=Path(".kb-eval"), help="knowledge-base folder for the run")
@@ -74,10 +86,38 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--json", action="store_true")
         if name == "answers":
             s.add_argument("--backend", default=None, help="extractive (default) or openai")
+        if name == "compare":
+            s.add_argument("--systems", nargs="*", default=None,
+                           help="ablations to run besides ours and the baseline (default: all)")
+            s.add_argument("--cache", type=Path, default=None,
+                           help="vector cache and header-less KB (default: KB/eval-cache)")
+            s.add_argument("--out", type=Path, default=None, help="also write compare.json and compare.md here")
+    b = sub.add_parser("bench", help="embedding ceiling, ingest throughput, query latency and memory by size")
+    b.add_argument("--corpus", type=Path, default=Path("corpus"))
+    b.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    b.add_argument("--sizes", type=_sizes, default=[1000, 10000, 100000], help="chunk counts, e.g. 1k,10k,100k")
+    b.add_argument("--out", type=Path, default=Path("eval/results"))
+    b.add_argument("--work", type=Path, default=Path(".kb-eval/bench"), help="knowledge bases built by the benchmark")
+    b.add_argument("--kb", type=Path, default=None, help="with --no-ingest: source knowledge base")
+    b.add_argument("--no-ingest", action="store_true", help="skip the ceiling/ingest/re-ingest measurements")
+    b.add_argument("--ceiling-sample", type=int, default=192, help="passages timed for the embedding ceiling")
+    b.add_argument("--omp-threads", type=int, default=None, help="OMP_NUM_THREADS of the serving process")
+    b.add_argument("--limit", type=int, default=None, help="at most this many questions per size")
+    b.add_argument("--embedder", default=None)
+    b.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    args.argv = argv
     if not args.questions.is_file():
         print(f"error: no questions file {args.questions}", file=sys.stderr)
         return 2
+    if args.command == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(args)
+    if args.command == "compare":
+        from .compare import main as compare_main
+
+        return compare_main(args)
     if args.command == "retrieval":
         result = run_retrieval(args)
         if args.json:

@@ -40,6 +40,14 @@ class BM25Index:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def doc_freqs(self) -> dict[str, int]:
+        """How many chunks each token occurs in, read off the index (column sizes of its CSC score
+        matrix: one stored score per chunk containing the token), so nothing re-reads the tokens."""
+        if not self.ids:
+            return {}
+        counts = np.diff(np.asarray(self._bm25.scores["indptr"]))
+        return {t: int(counts[i]) for t, i in self._bm25.vocab_dict.items() if i < len(counts) and counts[i]}
+
     def scores(self, tokens: list[str]) -> np.ndarray:
         known = [t for t in tokens if t in self._vocab]
         if not self.ids or not known:

@@ -6,6 +6,7 @@ Used to order retrieved passages and, by the extractive answerer, to pick senten
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -38,6 +39,14 @@ class IDF:
         self.n = max(len(token_lists), 1)
         self.df = Counter(t for toks in token_lists for t in set(toks))
 
+    @classmethod
+    def from_counts(cls, n_chunks: int, df: dict[str, int]) -> "IDF":
+        """From document frequencies already counted (the BM25 index holds them)."""
+        obj = cls.__new__(cls)
+        obj.n = max(n_chunks, 1)
+        obj.df = df
+        return obj
+
     def __call__(self, tok: str) -> float:
         return math.log(1 + (self.n - self.df.get(tok, 0) + 0.5) / (self.df.get(tok, 0) + 0.5))
 
@@ -64,23 +73,49 @@ def analyse(question: str, idf: IDF) -> Question:
                     bool(ASK_PERIOD.search(question)))
 
 
+@functools.lru_cache(maxsize=2048)  # ~10 KB each (the bigram set); a request touches a few hundred
+def _sentence_features(sentence: str) -> tuple[str, frozenset[str], bool, bool, bool]:
+    """What scoring needs of a sentence, whatever the question: (NFKC lower-cased text, bigrams,
+    has a number, has a period, has a date). Memoised: the same passages are scored for the question,
+    each sub-question and again by the answerer's sentence picking."""
+    return (_nfkc(sentence).lower(), frozenset(bigrams(sentence)), bool(HAS_NUMBER.search(sentence)),
+            bool(HAS_PERIOD.search(sentence)), bool(HAS_DATE.search(sentence)))
+
+
+@functools.lru_cache(maxsize=2048)
+def _context_norm(context: str) -> str:
+    return _nfkc(context).lower() if context else ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _spans_and_leads(text: str) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
+    spans = split_sentences(text)
+    return tuple(spans), tuple(sentence_contexts(text, spans))
+
+
+def clear_caches() -> None:
+    """Forget memoised sentence features (benchmarks time each question cold)."""
+    _sentence_features.cache_clear()
+    _context_norm.cache_clear()
+    _spans_and_leads.cache_clear()
+
+
 def sentence_score(q: Question, sentence: str, context: str = "") -> float:
     """0..~1.3: term coverage (sentence, plus half weight for its heading/context), bigram
     overlap, and an answer-type bonus."""
     total = sum(q.weights.values()) or 1.0
     # substring match, not token equality: jieba cuts 行政强制执行 and 强制执行 differently
-    s_norm = _nfkc(sentence).lower()
-    c_norm = _nfkc(context).lower() if context else ""
+    s_norm, grams, has_number, has_period, has_date = _sentence_features(sentence)
+    c_norm = _context_norm(context)
     cov = sum(w for t, w in q.weights.items() if t in s_norm) / total
     cov_ctx = sum(w for t, w in q.weights.items() if t in c_norm and t not in s_norm) / total
-    grams = bigrams(sentence)
     overlap = len(q.grams & grams) / len(q.grams) if q.grams else 0.0
     base = 0.6 * cov + 0.25 * cov_ctx + 0.4 * overlap
-    has_num = bool(HAS_NUMBER.search(sentence) or HAS_PERIOD.search(sentence))
+    has_num = has_number or has_period
     if q.wants_time:
-        has_num = has_num or bool(HAS_DATE.search(sentence))
+        has_num = has_num or has_date
     if q.wants_period:
-        has_num = bool(HAS_PERIOD.search(sentence))
+        has_num = has_period
     if q.wants_number or q.wants_time or q.wants_period:
         # a sentence without any figure cannot answer "how many / how long / when"
         return base + 0.15 if has_num else base * 0.7
@@ -115,11 +150,10 @@ def sentence_contexts(text: str, spans: list[tuple[int, int]]) -> list[str]:
 
 
 def passage_score(q: Question, heading: str, text: str, title: str = "") -> float:
-    spans = split_sentences(text)
+    spans, leads = _spans_and_leads(text)
     if not spans:
         return 0.0
     ctx = f"{title} {heading}"
-    leads = sentence_contexts(text, spans)
     scores = sorted((sentence_score(q, text[a:b], f"{ctx} {lead}") for (a, b), lead in zip(spans, leads)),
                     reverse=True)
     return scores[0] + 0.15 * (scores[1] if len(scores) > 1 else 0.0)

@@ -3,8 +3,10 @@ with one set of metadata filters applied to every retriever alike and a document
 questions that name an agency, a place or a document (文号, 《title》)."""
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections import OrderedDict
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -18,16 +20,20 @@ from .rerank import IDF, analyse, passage_score
 from .tokenize import tokenize
 
 RRF_K = 60
+QVEC_CACHE = 256
 RERANK_DEPTH = 30
 RERANK_WEIGHT = 0.45  # share of the final score given to the sentence-level reranker
 DENSE_WEIGHT = 0.15  # and to the dense similarity itself (rescues paraphrases BM25 cannot see)
 _SUBQ_SPLIT = re.compile(r"(?<=[。？！?!；;])")
 
 
+MAX_SUB_QUERIES = 4  # a pasted page must not fan out into hundreds of searches
+
+
 def sub_queries(query: str) -> list[str]:
     """A question of several sentences (a practice, then a requirement) is also searched part by part."""
     parts = [p.strip() for p in _SUBQ_SPLIT.split(query) if len(p.strip()) >= 8]
-    return parts if len(parts) >= 2 else []
+    return parts[:MAX_SUB_QUERIES] if len(parts) >= 2 else []
 
 
 @dataclass
@@ -81,6 +87,15 @@ _ADMIN_SUFFIX = ("特别行政区", "自治区", "自治州", "省", "市", "县
 
 def doc_aliases(d: dict) -> set[str]:
     """Names a question may use for a document: place, agency core, short title, 文号."""
+    key = (d.get("region") or "", d.get("title") or "", d.get("issuer") or "", d.get("kind"), d.get("doc_number") or "")
+    return set(_doc_aliases(key))
+
+
+@functools.lru_cache(maxsize=8192)
+def _doc_aliases(key: tuple) -> frozenset[str]:
+    """Memoised per metadata (callers run this over every document per question)."""
+    region, title, issuer, kind, doc_number = key
+    d = {"region": region, "title": title, "issuer": issuer, "kind": kind, "doc_number": doc_number}
     out: set[str] = set()
     places = re.findall(r"[\u4e00-\u9fa5]{1,8}?(?:特别行政区|自治区|自治州|省|市|县|区|旗|镇|乡|街道)", d.get("region") or "")
     for p in places[-2:]:
@@ -105,20 +120,27 @@ def doc_aliases(d: dict) -> set[str]:
         out.add(short)
     if d.get("doc_number"):
         out.add(_nfkc(d["doc_number"]).replace(" ", ""))
-    return {a for a in out if len(a) >= 2}
+    return frozenset(a for a in out if len(a) >= 2)
 
 
 class Retriever:
     def __init__(self, kb: KnowledgeBase, use_dense: bool = True, use_bm25: bool = True,
-                 use_sparse: bool = False, use_doc_prior: bool = True, use_rerank: bool = True) -> None:
+                 use_sparse: bool = False, use_doc_prior: bool = True, use_rerank: bool = True,
+                 sparse_encoder=None) -> None:
         self.kb = kb
+        # texts -> (n, sparse_dim) array or scipy matrix; default: the embedder's sparse head (eval caches it)
+        self.sparse_encoder = sparse_encoder
         self.use_rerank = use_rerank
         self.use_dense, self.use_bm25, self.use_sparse, self.use_doc_prior = use_dense, use_bm25, use_sparse, use_doc_prior
         self._gen = -1
-        self._sparse: np.ndarray | None = None
+        self._sparse = None
+        self._known: frozenset[str] | None = None
+        self._qvec: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # ---- per-generation tables ------------------------------------------------------------
     def _refresh(self) -> None:
+        """Everything derived from the committed chunks is built here, once per generation (never per
+        query): BM25 (loaded from disk when persisted), document tables, alias weights, IDF."""
         store = self.kb.store
         if self._gen == store.generation:
             return
@@ -134,9 +156,55 @@ class Retriever:
             for a in al:
                 counts[a] = counts.get(a, 0) + 1
         self.alias_df = counts
-        self.idf = IDF(store.chunk_table()[2])
+        n = max(len(self.docs), 1)
+        # (normalised alias, weight) per document, in the alias set's own order (same sums as before)
+        self._alias_weights = [(doc_id, [(_nfkc(a), len(a) * math.log(1 + n / counts[a])) for a in al])
+                               for doc_id, al in self.aliases.items()]
+        self._doc_numbers: dict[str, list[str]] = {}
+        for doc_id, d in self.docs.items():
+            if d.get("doc_number"):
+                self._doc_numbers.setdefault(_nfkc(d["doc_number"]).replace(" ", ""), []).append(doc_id)
+        # document frequencies straight from the BM25 index (same counts as the stored token lists)
+        self.idf = IDF.from_counts(len(self.chunk_ids), self.bm25.doc_freqs())
         self._sparse = None
+        self._known = None
+        self._qvec.clear()
         self._gen = self.bm25.generation
+
+    def known_names(self) -> frozenset[str]:
+        """Every name the knowledge base knows a document by (aliases, titles, regions, issuers),
+        NFKC-normalised without spaces; built once per generation. The refusal gate's "does the
+        knowledge base mention this place/title at all" check needs exactly this set."""
+        self._refresh()
+        if self._known is None:
+            known: set[str] = set()
+            for d in self.docs.values():
+                known |= {_nfkc(a).replace(" ", "") for a in self.aliases.get(d["id"], doc_aliases(d))}
+                for f in ("title", "region", "issuer"):
+                    known.add(_nfkc(d.get(f) or "").replace(" ", ""))
+            self._known = frozenset(known)
+        return self._known
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        """Query vectors are kept for a while: a request embeds the same text more than once
+        (check mode searches each claim twice, with and without the governing-document filter)."""
+        vec = self._qvec.get(text)
+        if vec is None:
+            vec = self.kb.embedder.embed_query(text)
+            self._qvec[text] = vec
+            if len(self._qvec) > QVEC_CACHE:
+                self._qvec.popitem(last=False)
+        else:
+            self._qvec.move_to_end(text)
+        return vec
+
+    def clear_caches(self) -> None:
+        """Forget per-query caches (benchmarks time each question cold); per-generation tables stay."""
+        from . import rerank, tokenize as tok
+
+        self._qvec.clear()
+        rerank.clear_caches()
+        tok.clear_cache()
 
     # ---- filters ------------------------------------------------------------------------------
     def allowed_docs(self, filters: Filters | None) -> set[str] | None:
@@ -147,7 +215,10 @@ class Retriever:
 
     @staticmethod
     def where_clause(filters: Filters | None, allowed: set[str] | None) -> dict | None:
-        """The Chroma ``where`` for the same filter (structured fields plus the resolved doc ids)."""
+        """The Chroma ``where`` for the same filter: the structured fields as such, plus the resolved doc
+        ids only when the filter has a part Chroma cannot express (issuer/region substrings, doc ids).
+        A filter on kind/level/year alone never sends the id list: on a large knowledge base that list
+        runs to thousands of ids and makes each filtered query take seconds."""
         if filters is None or allowed is None:
             return None
         conds: list[dict] = []
@@ -159,7 +230,8 @@ class Retriever:
             conds.append({"year": {"$gte": int(filters.year_from)}})
         if filters.year_to is not None:
             conds.append({"year": {"$lte": int(filters.year_to)}})
-        conds.append({"doc_id": {"$in": sorted(allowed)}})
+        if filters.issuer or filters.region or filters.doc_ids or not conds:
+            conds.append({"doc_id": {"$in": sorted(allowed)}})
         return conds[0] if len(conds) == 1 else {"$and": conds}
 
     # ---- document prior -------------------------------------------------------------------
@@ -168,18 +240,16 @@ class Retriever:
         self._refresh()
         q = _nfkc(query).replace(" ", "")
         scores: dict[str, float] = {}
-        n = max(len(self.docs), 1)
-        for doc_id, al in self.aliases.items():
+        for doc_id, weighted in self._alias_weights:
             s = 0.0
-            for a in al:
-                if _nfkc(a) in q:
-                    s += len(a) * math.log(1 + n / self.alias_df[a])
+            for a, w in weighted:
+                if a in q:
+                    s += w
             if s:
                 scores[doc_id] = s
         for num in DOC_NUMBER_RE.findall(q):
-            for doc_id, d in self.docs.items():
-                if d.get("doc_number") and _nfkc(d["doc_number"]).replace(" ", "") == num.replace(" ", ""):
-                    scores[doc_id] = scores.get(doc_id, 0.0) + 20.0
+            for doc_id in self._doc_numbers.get(num.replace(" ", ""), ()):
+                scores[doc_id] = scores.get(doc_id, 0.0) + 20.0
         return scores
 
     # ---- search -------------------------------------------------------------------------------
@@ -190,12 +260,14 @@ class Retriever:
         if (allowed is not None and not allowed) or not self.chunk_ids:
             return []
         self._last_dense = {}
-        fused, lists = self._fused(query, filters, allowed, pool)
+        scope = self._scope(filters, allowed)
+        fused, lists = self._fused(query, filters, allowed, pool, scope)
         dense_sim = dict(self._last_dense)
         parts = sub_queries(query)
         if parts:
             runs = [sorted(fused, key=lambda c: -fused[c])] + [
-                sorted(f, key=lambda c: -f[c]) for f in (self._fused(p, filters, allowed, pool)[0] for p in parts)]
+                sorted(f, key=lambda c: -f[c]) for f in (self._fused(p, filters, allowed, pool, scope)[0]
+                                                         for p in parts)]
             fused = {}
             for run in runs:
                 for r, cid in enumerate(run):
@@ -226,19 +298,22 @@ class Retriever:
                             {name: positions[name].get(cid) for name in lists}))
         return hits
 
+    def _scope(self, filters: Filters | None, allowed: set[str] | None) -> tuple[np.ndarray | None, dict | None]:
+        """The chunk mask (BM25, sparse) and the Chroma ``where`` of one filter, made once per search."""
+        if allowed is None:
+            return None, None
+        allowed_idx = np.array([self.doc_index[d] for d in allowed if d in self.doc_index], dtype=np.int32)
+        return np.isin(self.chunk_doc_idx, allowed_idx), self.where_clause(filters, allowed)
+
     def _fused(self, query: str, filters: Filters | None, allowed: set[str] | None,
-               pool: int) -> tuple[dict[str, float], dict[str, list[str]]]:
-        mask = None
-        if allowed is not None:
-            allowed_idx = np.array([self.doc_index[d] for d in allowed if d in self.doc_index], dtype=np.int32)
-            mask = np.isin(self.chunk_doc_idx, allowed_idx)
+               pool: int, scope: tuple | None = None) -> tuple[dict[str, float], dict[str, list[str]]]:
+        mask, where = scope if scope is not None else self._scope(filters, allowed)
         lists: dict[str, list[str]] = {}
         if self.use_bm25:
             toks = tokenize(query)
             lists["bm25"] = [self.chunk_ids[i] for i, _ in self.bm25.search(toks, pool, mask)]
         if self.use_dense:
-            vec = self.kb.embedder.embed_query(query)
-            where = self.where_clause(filters, allowed)
+            vec = self._embed_query(query)
             dense = self.kb.store.dense_query(vec, pool, where)
             lists["dense"] = [cid for cid, _ in dense]
             self._last_dense = dict(dense)
@@ -264,14 +339,22 @@ class Retriever:
         if q is None:
             return []
         if self._sparse is None:
-            order = self.kb.store.chunks_by_id(self.chunk_ids)
-            texts = [order[c].index_text for c in self.chunk_ids]
-            self._sparse = np.asarray(emb.sparse_passages(texts), dtype=np.float32)
-        s = self._sparse @ np.asarray(q, dtype=np.float32)
+            self._sparse = self._sparse_matrix()
+        s = np.asarray(self._sparse @ np.asarray(q, dtype=np.float32), dtype=np.float32).ravel()
         if mask is not None:
             s = np.where(mask, s, 0.0)
         top = np.argsort(-s)[:pool]
         return [self.chunk_ids[i] for i in top if s[i] > 0]
+
+    def _sparse_matrix(self):
+        """The sparse-head vectors of every chunk (CSR), built once per generation in batches."""
+        from scipy.sparse import csr_matrix, vstack
+
+        order = self.kb.store.chunks_by_id(self.chunk_ids)
+        texts = [order[c].index_text for c in self.chunk_ids]
+        encode = self.sparse_encoder or self.kb.embedder.sparse_passages
+        parts = [csr_matrix(encode(texts[i: i + 256]), dtype=np.float32) for i in range(0, len(texts), 256)]
+        return vstack(parts, format="csr") if parts else csr_matrix((0, 0), dtype=np.float32)
 
     def search_by_agency(self, query: str, filters: Filters | None = None, per_agency: int = 2,
                          pool: int = 80, max_agencies: int = 12) -> list[Hit]:

@@ -35,8 +35,26 @@ def field_terms() -> list[str]:
     return [t.strip() for t in TERMS_FILE.read_text(encoding="utf-8").splitlines() if t.strip()]
 
 
+SHORT = 256  # questions and their parts are tokenised several times per request: remember those
+
+
 def tokenize(text: str, drop_stopwords: bool = True, search_mode: bool = True) -> list[str]:
     """NFKC-normalised, lower-cased jieba tokens without punctuation (search mode adds sub-words)."""
+    if len(text) <= SHORT:
+        return list(_tokenize_short(text, drop_stopwords, search_mode))
+    return _tokenize(text, drop_stopwords, search_mode)
+
+
+@functools.lru_cache(maxsize=1024)
+def _tokenize_short(text: str, drop_stopwords: bool, search_mode: bool) -> tuple[str, ...]:
+    return tuple(_tokenize(text, drop_stopwords, search_mode))
+
+
+def clear_cache() -> None:
+    _tokenize_short.cache_clear()
+
+
+def _tokenize(text: str, drop_stopwords: bool, search_mode: bool) -> list[str]:
     text = unicodedata.normalize("NFKC", text).lower()
     out = []
     jb = _jieba()
