@@ -378,7 +378,7 @@ class Service:
     def reingest(self, doc_id: str) -> dict:
         """Re-read the original file and re-process it (load, clean, chunk, embed — cached vectors are
         reused), keeping the document's current metadata."""
-        from ingest.pipeline import prepare
+        from ingest.pipeline import file_hash, fingerprint, prepare
         from ingest.records import IngestError
 
         current = self.document(doc_id)
@@ -392,6 +392,8 @@ class Service:
         with self.locked():
             try:
                 prep = prepare(doc_id, data, PurePosixPath(doc_id).suffix, None, overrides)
+                # the same identity as a plain upload of this file: uploading it again is "unchanged"
+                prep.document.fingerprint = fingerprint(file_hash(data))
                 embedded = self.kb._commit(prep, None)
             except IngestError as exc:
                 return {"path": doc_id, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0,

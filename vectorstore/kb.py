@@ -110,8 +110,12 @@ class KnowledgeBase:
             if len(data) > self.max_bytes:
                 raise IngestError(too_large(len(data), self.max_bytes))
             h = file_hash(data)
-            fp = fingerprint(h, None, overrides)
+            fp = fingerprint(h)  # metadata given with an upload is an edit, not part of the file's identity
             if self.store.doc_fingerprint(doc_id) == fp:
+                changed = self._metadata_changes(doc_id, overrides)
+                if changed:
+                    self.store.update_metadata(doc_id, **changed)
+                    return FileResult(given, doc_id, "unchanged", message="元数据已更新 / metadata updated")
                 return FileResult(given, doc_id, "unchanged")
             dup = self.store.doc_with_hash(h)
             if dup and dup != doc_id:
@@ -130,6 +134,12 @@ class KnowledgeBase:
             return FileResult(given, doc_id, "duplicate", message=str(exc))
         except IngestError as exc:
             return FileResult(given, doc_id, "error", message=str(exc))
+
+    def _metadata_changes(self, doc_id: str, overrides: Meta | None) -> dict:
+        if overrides is None:
+            return {}
+        current = next((d for d in self.store.documents() if d["id"] == doc_id), {})
+        return {k: v for k, v in vars(overrides).items() if v not in ("", None) and current.get(k) != v}
 
     def _prepare_one(self, cand: Candidate, manifests: ManifestCache, seen: dict[str, str],
                      todo: list) -> FileResult | None:

@@ -578,7 +578,10 @@ class Store:
         return problems
 
     def dense_query(self, vector: np.ndarray, k: int, where: dict | None) -> list[tuple[str, float]]:
-        n = self.collection.count()
+        gen = self.generation
+        if getattr(self, "_count_gen", None) != gen:  # Chroma's count() costs as much as a query: once per generation
+            self._count, self._count_gen = self.collection.count(), gen
+        n = self._count
         if n == 0:
             return []
         res = self.collection.query(query_embeddings=[vector.tolist()], n_results=min(k, n), where=where,

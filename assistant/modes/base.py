@@ -87,13 +87,7 @@ def following_items(hit: Hit, after: Sentence, limit: int = 8) -> list[Sentence]
 
 def unknown_names(question: str, retriever: Retriever, hits: list[Hit]) -> list[str]:
     """Places/agencies and 《titles》 the question names that nothing in the knowledge base mentions."""
-    retriever._refresh()
-    known = set()
-    for d in retriever.docs.values():
-        known |= {_nfkc(a) for a in doc_aliases(d)}
-        known.add(_nfkc(d.get("title") or ""))
-        known.add(_nfkc(d.get("region") or ""))
-        known.add(_nfkc(d.get("issuer") or ""))
+    known = retriever.known_names()  # built once per knowledge-base generation
     corpus = _nfkc("".join(h.chunk.text for h in hits)) + "|".join(known)
     missing = []
     q = _nfkc(question)
