@@ -79,7 +79,8 @@ class SentenceTransformerEmbedder(Embedder):
 
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.name = f"st:{path.name}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
 
