@@ -87,6 +87,8 @@ def test_ask_includes_list_items_after_a_lead_in(assistant):
     "《法治政府建设实施纲要（2021—2025年）》提出到2025年要实现哪些目标？",
     "宝坻区城管委2021年共受理了多少件信访事项？",
     "上海市浦东新区的法律顾问聘请了几名？",
+    "SELECT * FROM documents; DROP TABLE chunks; --",
+    "<script>alert(1)</script>",
 ])
 def test_ask_refuses_when_the_corpus_is_silent(assistant, question):
     ans = assistant.run("ask", question)

@@ -149,7 +149,9 @@ def gate(question: str, mode: str, ctx: Context, hits: list[Hit]) -> tuple[Answe
     missing = unknown_names(question, ctx.retriever, hits)
     scored = topic_sentences(question, ctx, hits[: ctx.k]) if hits else []
     best = scored[0].score if scored else 0.0
-    if missing or not hits or best < MIN_EVIDENCE:
+    # not one word of the question occurs in the knowledge base (code, another language, noise)
+    no_terms = not any(re.search(r"[\u4e00-\u9fff]", t) for t in analyse(question, ctx.retriever.idf).weights)
+    if missing or not hits or no_terms or best < MIN_EVIDENCE:
         return refusal(question, mode, hits, best, missing), scored
     return None, scored
 
