@@ -2,7 +2,6 @@
 source list an answer cites (every quote cut verbatim from the stored document text)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from vectorstore.retrieve import Hit
@@ -10,7 +9,6 @@ from vectorstore.store import Store
 
 from .records import Source
 
-_SENT = re.compile(r"[^。！？!?；;\n]*[。！？!?；;]+[”’」』）)]*|[^。！？!?；;\n]+")
 CONTEXT_CHARS = 120
 
 
@@ -24,20 +22,6 @@ class Sentence:
     @property
     def doc_id(self) -> str:
         return self.hit.chunk.doc_id
-
-
-def sentences_of(hit: Hit) -> list[Sentence]:
-    ch = hit.chunk
-    out = []
-    for m in _SENT.finditer(ch.text):
-        raw = m.group(0)
-        lead = len(raw) - len(raw.lstrip())
-        s = raw.strip()
-        if len(s) < 4:
-            continue
-        start = ch.start + m.start() + lead
-        out.append(Sentence(hit, start, start + len(s), s))
-    return out
 
 
 class SourceBook:

@@ -31,6 +31,7 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.metadata import Meta
 from vectorstore.retrieve import Filters
 
@@ -38,7 +39,7 @@ log = logging.getLogger("fazhi.web")
 
 KINDS = ("report", "outline", "law")
 EDITABLE = ("title", "issuer", "region", "level", "year", "kind", "doc_number")
-SUPPORTED = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
+SUPPORTED = SUPPORTED_SUFFIXES
 
 
 class ServiceError(Exception):

@@ -47,6 +47,13 @@ def _is_field_line(line: str) -> bool:
     return bool(_BULLET_FIELD.match(line))
 
 
+def _keep_first(fields: dict[str, str], pairs: list[tuple[str, str]]) -> None:
+    """Record label -> value; the first non-empty value of a label wins."""
+    for label, value in pairs:
+        if value and label not in fields:
+            fields[label] = value
+
+
 def clean_text(text: str) -> Cleaned:
     lines = text.split("\n")
     kept: list[str] = []
@@ -80,9 +87,7 @@ def clean_text(text: str) -> Cleaned:
         if "|" in stripped and re.search(rf"({_LABEL_RE})\s*[:：]", stripped):
             pairs = [(pm.group("label"), pm.group("value").strip()) for pm in _PIPE_FIELD.finditer(stripped)]
             if pairs:
-                for label, value in pairs:
-                    if value and label not in fields:
-                        fields[label] = value
+                _keep_first(fields, pairs)
                 removed += 1
                 i += 1
                 continue
@@ -90,9 +95,7 @@ def clean_text(text: str) -> Cleaned:
             pairs = [(pm.group("label"), pm.group("value").strip()) for pm in _INLINE_FIELD.finditer(stripped)]
             # only a line made of metadata fields, not a sentence that starts with 来源: …。
             if pairs and not re.search(r"[。；;！？]$", stripped):
-                for label, value in pairs:
-                    if value and label not in fields:
-                        fields[label] = value
+                _keep_first(fields, pairs)
                 removed += 1
                 i += 1
                 continue

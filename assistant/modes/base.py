@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from vectorstore.rerank import Question, analyse, sentence_contexts, sentence_score, split_sentences
-from vectorstore.retrieve import Filters, Hit, Retriever, doc_aliases
+from vectorstore.retrieve import Hit, Retriever, doc_aliases
 
 from ..evidence import Sentence, SourceBook
 from ..records import REFUSAL_TEXT, Answer
@@ -181,10 +181,6 @@ def topic_sentences(question: str, ctx: Context, hits: list[Hit]) -> list[Scored
     named = named_docs(question, retriever)
     pool = [h for h in hits if h.chunk.doc_id in named] if named else hits
     return score_sentences(analyse(topic_of(question, retriever, named), retriever.idf), pool or hits)
-
-
-def default_filters(filters: Filters | None) -> Filters | None:
-    return filters if filters is not None and not filters.is_empty() else None
 
 
 @dataclass
