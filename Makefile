@@ -33,17 +33,21 @@ system-deps:
 	  echo "warning: apt-get not found: install $(SYSTEM_PKGS) yourself for the browser test" >&2; \
 	fi
 
+# The corpus: ../shared/corpus (the provided samples plus the governing texts) where it exists, else the
+# provided samples in corpus/ (the same search order as `fazhi serve`; FAZHI_CORPUS overrides both).
+CORPUS ?= $(firstword $(wildcard ../shared/corpus) corpus)
+
 serve: $(STAMP)
-	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/fazhi serve --corpus corpus
+	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/fazhi serve
 
 test: $(STAMP) system-deps
 	GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q
 
 kb: $(STAMP)
-	$(VENV)/bin/fazhi ingest corpus
+	$(VENV)/bin/fazhi ingest $(CORPUS)
 
 eval: $(STAMP)
-	$(PY) -m eval retrieval --questions eval/questions.jsonl
+	$(PY) -m eval retrieval --questions eval/questions.jsonl --corpus $(CORPUS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,8 +1,11 @@
 """CLI commands that need the assistant: ask (every mode), serve (first-run build + ask loop)."""
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -29,7 +32,9 @@ def add_commands(sub, add_filters) -> None:
     s.set_defaults(handler=cmd_review)
 
     s = sub.add_parser("serve", help="build the knowledge base from the corpus on first run, then start the assistant")
-    s.add_argument("--corpus", type=Path, help="folder ingested when the knowledge base is empty (env FAZHI_CORPUS)")
+    s.add_argument("--corpus", type=Path, nargs="+", metavar="DIR",
+                   help="folders ingested when the knowledge base is empty (env FAZHI_CORPUS, ':'-separated; "
+                        "default: ../shared/corpus if it exists, else ./corpus)")
     s.add_argument("--cli", action="store_true", help="interactive question loop in the terminal instead of the web app")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
@@ -113,17 +118,28 @@ def cmd_review(settings, args) -> int:
     return 0
 
 
-def ensure_corpus(assistant, corpus: Path | None) -> None:
-    """First run: build the knowledge base from the bundled corpus (with a progress bar)."""
-    if corpus is None or not assistant.kb.is_empty():
-        return
-    if not corpus.exists():
-        print(f"知识库为空，且未找到语料目录 {corpus}", file=sys.stderr)
-        return
-    print(f"首次运行：正在从 {corpus} 构建知识库（仅需一次）…", file=sys.stderr)
-    report = assistant.kb.ingest([corpus], progress=True)
+def corpus_to_build(assistant, folders: list[Path]) -> list[Path]:
+    """The corpus folders to ingest on first run: none when the knowledge base already holds documents."""
+    if not folders or not assistant.kb.is_empty():
+        return []
+    found = [f for f in folders if f.exists()]
+    if not found:
+        print(f"知识库为空，且未找到语料目录 {'、'.join(map(str, folders))} / empty knowledge base and no corpus folder",
+              file=sys.stderr)
+    return found
+
+
+def build_corpus(assistant, folders: list[Path], progress=None) -> None:
+    """First run: build the knowledge base from the corpus folders (terminal bar with time left)."""
+    from .first_start import BuildProgress, build
+
+    print(f"首次运行：正在从 {'、'.join(map(str, folders))} 构建知识库（仅需一次）… / first run: building the "
+          f"knowledge base", file=sys.stderr)
+    t0 = time.monotonic()
+    report = build(assistant.kb, folders, progress or BuildProgress())
     s = report.to_dict()["summary"]
-    print(f"知识库已就绪：新增 {s['added']} 个文件，{s['embedded']} 个段落已向量化，错误 {s['error']} 个。", file=sys.stderr)
+    print(f"知识库已就绪（{time.monotonic() - t0:.0f} 秒）：新增 {s['added']} 个文件，{s['embedded']} 个段落已向量化，"
+          f"错误 {s['error']} 个。", file=sys.stderr)
 
 
 def ask_loop(assistant) -> int:
@@ -153,14 +169,50 @@ def ask_loop(assistant) -> int:
 def cmd_serve(settings, args) -> int:
     from .service import Assistant
 
-    settings = settings.with_overrides(host=args.host, port=args.port, corpus=args.corpus,
+    corpus = os.pathsep.join(str(c) for c in args.corpus) if args.corpus else None
+    settings = settings.with_overrides(host=args.host, port=args.port, corpus=corpus,
                                        auth=getattr(args, "auth", None))
     assistant = Assistant(settings)
-    ensure_corpus(assistant, settings.corpus)
-    if args.cli:
+    folders = corpus_to_build(assistant, settings.corpus_paths)
+    if args.cli or importlib.util.find_spec("gradio") is None:  # no web extra installed: the terminal loop
+        if folders:
+            build_corpus(assistant, folders)
         return ask_loop(assistant)
-    try:
-        from .web import launch
-    except ImportError:
-        return ask_loop(assistant)
+    if folders:
+        return launch_after_build(assistant, folders)
+    from .web import launch
+
     return launch(assistant)
+
+
+def launch_after_build(assistant, folders: list[Path]) -> int:
+    """Build the knowledge base while a notice page answers on the app's address, then hand the port over.
+
+    The notice is up before Gradio is even imported, so the address answers within seconds of the start."""
+    from .bind import resolve_bind
+    from .first_start import BuildProgress, NoticeServer
+    from .serving import parse_auth
+
+    settings = assistant.settings
+    try:
+        users = parse_auth(settings.auth)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    host, _ = resolve_bind(settings.host, users)
+    progress = BuildProgress()
+    try:
+        notice = NoticeServer(host, int(settings.port), progress)
+    except OSError as exc:
+        print(f"error: 无法监听 {host}:{settings.port}：{exc}", file=sys.stderr)
+        return 1
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"构建期间可打开 http://{shown}:{settings.port}/ 查看进度 / progress page at http://{shown}:{settings.port}/",
+          file=sys.stderr)
+    try:
+        build_corpus(assistant, folders, progress)
+    except Exception as exc:  # noqa: BLE001 - the assistant still starts; the KB page can ingest again
+        print(f"error: 知识库构建失败 / build failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    from .web import launch
+
+    return launch(assistant, before_serve=notice.close)

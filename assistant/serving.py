@@ -338,9 +338,8 @@ class Service:
     def original(self, doc_id: str) -> bytes | None:
         """The file a document was made from: the kept upload, else the corpus file of the same id."""
         candidates = [self._original_path(doc_id)]
-        corpus = getattr(self.assistant.settings, "corpus", None)
-        if corpus:
-            root = Path(corpus).expanduser().resolve()
+        for folder in self.assistant.settings.corpus_paths:
+            root = folder.expanduser().resolve()
             p = (root / doc_id).resolve()
             if root in p.parents:
                 candidates.append(p)

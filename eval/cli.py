@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from assistant.settings import default_corpus_paths
+
 from .scoring import average, load_questions, retrieval_scores
 
 RET_KEYS = ("recall@1", "recall@5", "recall@10", "mrr")
@@ -22,7 +24,7 @@ def open_kb(args):
     settings = Settings().with_overrides(kb=args.kb, embedder=args.embedder)
     kb = KnowledgeBase(settings.kb_path, settings.embedder, settings.chroma_url)
     if args.corpus:
-        kb.ingest([args.corpus], progress=not args.json)
+        kb.ingest(args.corpus, progress=not args.json)
     return kb
 
 
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         s = sub.add_parser(name)
         s.add_argument("--questions", required=True, type=Path)
         s.add_argument("--kb", type=Path, default=Path(".kb-eval"), help="knowledge-base folder for the run")
-        s.add_argument("--corpus", type=Path, default=Path("corpus"), help="ingested first (incremental)")
+        s.add_argument("--corpus", type=Path, nargs="+", default=default_corpus_paths(),
+                       help="folders ingested first (incremental); default: ../shared/corpus if it exists, else corpus")
         s.add_argument("--embedder", default=None)
         s.add_argument("--json", action="store_true")
         if name == "answers":
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                            help="vector cache and header-less KB (default: KB/eval-cache)")
             s.add_argument("--out", type=Path, default=None, help="also write compare.json and compare.md here")
     b = sub.add_parser("bench", help="embedding ceiling, ingest throughput, query latency and memory by size")
-    b.add_argument("--corpus", type=Path, default=Path("corpus"))
+    b.add_argument("--corpus", type=Path, default=(default_corpus_paths() or [Path("corpus")])[0])
     b.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
     b.add_argument("--sizes", type=_sizes, default=[1000, 10000, 100000], help="chunk counts, e.g. 1k,10k,100k")
     b.add_argument("--out", type=Path, default=Path("eval/results"))

@@ -363,7 +363,7 @@ def run_compare(args) -> dict:
     progress = not args.json
     kb = open_kb(args)
     embedder = kb.embedder
-    corpus = Path(args.corpus)
+    corpus = Path(args.corpus[0])  # the baseline splits the files of the first corpus folder
     cache_dir = Path(args.cache) if getattr(args, "cache", None) else kb.store.folder / "eval-cache"
     cache = VectorCache(cache_dir / "vectors.sqlite3")
     wanted = set(ABLATIONS) if not getattr(args, "systems", None) else set(args.systems)

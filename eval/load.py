@@ -28,6 +28,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from assistant.settings import default_corpus_paths
+
 ROOT = Path(__file__).resolve().parents[1]
 
 UPLOAD_DOC = (
@@ -263,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--questions", type=int, default=25, help="questions per client")
     p.add_argument("--kb", type=Path, help="knowledge-base folder (default FAZHI_KB)")
-    p.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="ingested first when the knowledge base is empty")
+    p.add_argument("--corpus", type=Path, default=(default_corpus_paths() or [ROOT / "corpus"])[0],
+                   help="ingested first when the knowledge base is empty (default: ../shared/corpus, else corpus)")
     p.add_argument("--questions-file", type=Path, default=ROOT / "eval" / "questions.jsonl")
     p.add_argument("--upload", type=Path, help="file uploaded during the run (default: a generated report)")
     p.add_argument("--url", help="an already running server (else one is started here)")
@@ -290,13 +293,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         report = go(args.url.rstrip("/"))
     else:
-        from assistant.commands import ensure_corpus
+        from assistant.commands import build_corpus, corpus_to_build
         from assistant.service import Assistant
         from assistant.settings import Settings
 
         settings = Settings().with_overrides(kb=args.kb)
         assistant = Assistant(settings)
-        ensure_corpus(assistant, args.corpus)
+        folders = corpus_to_build(assistant, [args.corpus])
+        if folders:
+            build_corpus(assistant, folders)
         with serve(assistant, args.auth, args.app) as base:
             report = go(base)
         if not args.upload:  # leave the knowledge base as it was

@@ -339,9 +339,12 @@ def test_cli_serve_accepts_auth(monkeypatch, tmp_path):
 
     seen = {}
 
-    def fake_launch(assistant):
+    def fake_launch(assistant, before_serve=None):
         seen["auth"] = assistant.settings.auth
         seen["host"] = assistant.settings.host
+        seen["documents"] = len(assistant.kb.store.documents())  # first start: built before the app serves
+        if before_serve:
+            before_serve()  # hands the notice page's port over
         return 0
 
     import assistant.web as web
@@ -349,7 +352,7 @@ def test_cli_serve_accepts_auth(monkeypatch, tmp_path):
     monkeypatch.setattr(web, "launch", fake_launch)
     src = write_tiny_corpus(tmp_path / "src")
     assert main(["--kb", str(tmp_path / "kb"), "serve", "--corpus", str(src), "--auth", "u:p", "--port", "7999"]) == 0
-    assert seen == {"auth": "u:p", "host": "127.0.0.1"}
+    assert seen == {"auth": "u:p", "host": "127.0.0.1", "documents": 3}
     assert commands  # imported for the parser
 
 

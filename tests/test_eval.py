@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import CORPUS, ROOT, needs_governing_texts
+
+pytestmark = needs_governing_texts  # the shared questions ask about the laws and guidance too
 
 
 def _args(kb_folder):
-    return argparse.Namespace(questions=ROOT / "eval" / "questions.jsonl", kb=kb_folder, corpus=ROOT / "corpus",
+    return argparse.Namespace(questions=ROOT / "eval" / "questions.jsonl", kb=kb_folder, corpus=[CORPUS],
                               embedder=None, json=True, backend=None)
 
 

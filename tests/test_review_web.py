@@ -1,11 +1,9 @@
 """The review through the HTTP API and the web page's renderer."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import CORPUS
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +21,7 @@ def client(corpus_kb):
 
 
 def _broken() -> bytes:
-    text = (ROOT / "corpus/reports/2021-baodi-qu-chengguanwei-report.txt").read_text(encoding="utf-8")
+    text = (CORPUS / "reports/2021-baodi-qu-chengguanwei-report.txt").read_text(encoding="utf-8")
     start, end = text.index("二、法治政府建设中存在的不足和原因"), text.index("三、第一责任人履职情况")
     return (text[:start] + text[end:]).replace("聘请职业律师2名", "聘请职业律师5名").encode("utf-8")
 

@@ -52,7 +52,7 @@ def web(corpus_kb):
     from assistant.web import create_app
 
     kb, _ = corpus_kb
-    assistant = Assistant(Settings(kb=kb.store.folder, corpus=CORPUS), kb=kb)
+    assistant = Assistant(Settings(kb=kb.store.folder, corpus=str(CORPUS)), kb=kb)
     app = create_app(assistant, None)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

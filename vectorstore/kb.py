@@ -62,7 +62,10 @@ class KnowledgeBase:
 
     # ---- ingest ------------------------------------------------------------------------------
     def ingest(self, paths: list[str | Path], progress: bool = True,
-               on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
+               on_file: Callable[[FileResult], None] | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Ingest files/folders. ``progress`` draws a terminal bar (chunks/s, time left); ``on_progress``
+        is called with (chunks embedded or reused so far, chunks in all) as the embedding goes on."""
         cands, problems = discover([Path(p) for p in paths])
         report = IngestReport([FileResult(str(p), "", "error", message=msg) for p, msg in problems])
         manifests = ManifestCache()
@@ -75,11 +78,7 @@ class KnowledgeBase:
                 if on_file:
                     on_file(res)
         total = sum(len(p.chunks) for _, p, _ in todo)
-        bar = None
-        if progress and total:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, dynamic_ncols=True)
+        bar = _Progress(total, progress, on_progress) if total and (progress or on_progress) else None
         try:
             for cand, prep, status in todo:
                 try:
@@ -201,3 +200,28 @@ class KnowledgeBase:
 
     def close(self) -> None:
         self.store.close()
+
+
+class _Progress:
+    """The embedding progress of one ingest: a terminal bar and/or a callback with (done, total)."""
+
+    def __init__(self, total: int, show: bool, callback: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.callback = total, 0, callback
+        self.bar = None
+        if show:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, dynamic_ncols=True)
+        if callback:
+            callback(0, total)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        if self.callback:
+            self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
