@@ -44,18 +44,19 @@ def doc_aliases(d: dict) -> set[str]:
     return set(_doc_aliases(key))
 
 
-def agency_core(name: str, places: list[str] = ()) -> str:
-    """An agency's name without its place prefix: 深圳市罗湖区应急管理局 -> 应急管理局, 区城管委 -> 城管委."""
+def agency_core(name: str, places: list[str] = (), keep: int = 5) -> str:
+    """An agency's name without its place prefix: 深圳市罗湖区应急管理局 -> 应急管理局; with ``keep=3`` also
+    区城管委 -> 城管委 (a prefix is stripped only while at least ``keep`` characters are left before it)."""
     core = nfkc_compact(name)
     for p in sorted(places, key=len, reverse=True):
         core = core.replace(p, "")
-    while len(core) > 4:
+    while len(core) >= keep:
         m = _PLACE_PREFIX.match(core)
         if not m:
             break
         end = m.end()
         window = core[max(end - 2, 0): end + 1]
-        if any(w in window for w in _NOT_PLACE):
+        if any(w in window for w in _NOT_PLACE) or len(core) - end < min(keep, 3):
             break
         core = core[end:]
     return core
@@ -221,7 +222,7 @@ class Catalog:
         name = nfkc_compact(agency)
         if len(name) < 2:
             return []
-        core = agency_core(name)
+        core = agency_core(name, keep=3)
         if len(core) < 2 or core in _GENERIC_ORGS:
             core = name
         given_places = {p for p in _PLACE_RE.findall(name + nfkc_compact(context)) if len(p) >= 3}
@@ -232,8 +233,8 @@ class Catalog:
             issuer = nfkc_compact(d.get("issuer") or "")
             region = nfkc_compact(d.get("region") or "")
             places = _PLACE_RE.findall(region)
-            cores = {agency_core(issuer, places)} | {a for a in self.aliases.get(doc_id, ())
-                                                   if not _PLACE_RE.fullmatch(a)}
+            cores = {agency_core(issuer, places, keep=3)} | {agency_core(a, keep=3) for a in self.aliases.get(doc_id, ())
+                                                             if not _PLACE_RE.fullmatch(a)}
             if name != issuer and core not in cores and name not in cores:
                 continue
             doc_places = set(_PLACE_RE.findall(region + issuer))

@@ -39,8 +39,7 @@ _TOPIC_QUOTE = re.compile(r"[“\"「]([^”\"」]{2,40})[”\"」]")
 _SUBQ_SPLIT = re.compile(r"(?<=[。？！?!；;])")
 MAX_SUB_QUERIES = 4  # a pasted page must not fan out into hundreds of searches
 _AGENCY_SUFFIX = r"(?:人民政府|政府|委员会|管理局|办公室|办公厅|局|委|办|厅|署|院|中心)"
-# a place-prefixed agency (朝阳区应急管理局, 某某市司法局) or a ministry (生态环境部)
-_PLACED_AGENCY = re.compile(rf"(?P<place>[\u4e00-\u9fa5]{{2,6}}?(?:省|市|县|区|州|旗))(?P<org>[\u4e00-\u9fa5]{{0,8}}?{_AGENCY_SUFFIX})")
+# a ministry (生态环境部)
 _MINISTRY = re.compile(r"(?<![\u4e00-\u9fa5])(?P<org>[\u4e00-\u9fa5]{2,6}部)(?![门分署长队委件])")
 _NOT_MINISTRY = ("全部", "内部", "局部", "干部", "各部", "本部", "有关部", "相关部", "外部", "基层干部", "职能部")
 _NOT_PLACE_PREFIX = ("县级", "市级", "区级", "省级", "各省", "各市", "各县", "各区", "本市", "本县", "本区", "全市",
@@ -187,12 +186,26 @@ def _places(text: str) -> list[str]:
     return [w for w, flag in pseg.cut(text) if flag == "ns" and len(w) >= 3]
 
 
-def _agencies(text: str) -> list[str]:
+def _agencies(text: str, known: str) -> list[str]:
+    """Agencies the question names whose place no document of the knowledge base is of (北京市海淀区应急管理局
+    when no document is of 海淀区), and ministries (生态环境部). An agency of a known place is left to the
+    document prior: its report, if any, is found by name."""
+    import jieba.posseg as pseg
+
+    tokenize("")  # make sure jieba carries the field dictionary
+    toks = list(pseg.cut(text))
     out = []
-    for m in _PLACED_AGENCY.finditer(text):
-        if not m.group("place").startswith(_NOT_PLACE_PREFIX) and not any(
-                m.group("place").endswith(x) for x in ("城市", "县级", "市级", "区级", "地区", "社区", "园区", "辖区")):
-            out.append(m.group(0))
+    for i, (w, flag) in enumerate(toks):
+        if flag != "ns" or len(w) < 2 or w.startswith(_NOT_PLACE_PREFIX) or w in known:
+            continue
+        name = w
+        for w2, _ in toks[i + 1: i + 6]:
+            if not re.fullmatch(r"[\u4e00-\u9fa5]+", w2):
+                break
+            name += w2
+            if re.search(rf"{_AGENCY_SUFFIX}$", name):
+                out.append(name)
+                break
     for m in _MINISTRY.finditer(text):
         if not m.group("org").endswith(_NOT_MINISTRY):
             out.append(m.group("org"))
@@ -259,7 +272,7 @@ def _one(text: str, catalog: Catalog, mode: str, request: str, with_parts: bool 
     titles = TITLE_RE.findall(q_nfkc)
     rest = TITLE_RE.sub("", q_nfkc)
     places = _places(rest)
-    agencies = _agencies(rest)
+    agencies = _agencies(rest, "|".join(catalog.known_names()))
     unresolved, foreign = _unresolved(catalog, titles, places, agencies)
     full = terms(text, catalog)
     focus = focus_of(topic_text).strip()
