@@ -19,15 +19,16 @@ QUANTITY, LIST, YESNO, TIME, PERIOD, DEFINITION, WHO, OPEN = (
     "quantity", "list", "yesno", "time", "period", "definition", "who", "open")
 
 _UNITS = r"个工作日|工作日|个月|小时|人次|万元|亿元|件|项|名|人|个|次|条|宗|份|家|起|卷|元|天|日|年|月|倍|部|场|批|例|所"
-ASK_PERIOD = re.compile(rf"多长|多久|期限|时限|期间|(?:多少|几)(?:个)?(?:工作日|天|日|个月|小时)(?:内|以内)?|几天|几日")
+ASK_PERIOD = re.compile(rf"多长|多久|期限|时限|(?:多少|几)(?:个)?(?:工作日|天|日|个月|小时)(?:内|以内)?|几天|几日")
 ASK_TIME = re.compile(r"什么时候|何时|哪一?年|哪天|哪一天|哪个月|日期|什么时间|时间前|几月几日")
 ASK_QUANTITY = re.compile(rf"多少|几(?:{_UNITS})|比例|比率|百分之几|百分比|数量|金额|数额|多大|[率额]是?(?:多少|几)")
 ASK_WHO = re.compile(r"谁|哪个(?:部门|机关|单位|机构)|哪一级|哪级|由哪|什么(?:部门|机关|单位|机构)|哪家|哪些(?:部门|机关|单位|机构)")
-ASK_YESNO = re.compile(r"是否|能否|可否|可以吗|能不能|可不可以|有没有|是不是|会不会|需不需要|要不要|吗[？?。]?$")
+ASK_YESNO = re.compile(r"是否|能否|可否|可以吗|能不能|可不可以|有没有|是不是|会不会|需不需要|要不要|用不用|吗[？?。]?$")
+_YESNO_WORD = re.compile(r"是否|能否|可否|能不能|可不可以|是不是|会不会|需不需要|要不要|用不用")
 ASK_LIST = re.compile(r"哪些|哪几|包括什么|包括哪|有什么|有哪|分别|什么内容|几个方面|哪方面")
 ASK_DEFINITION = re.compile(r"是什么|指什么|什么是|何谓|含义|定义|是指|什么叫|指的是")
 # the question word a focus stands next to
-_QWORD = re.compile(rf"(?:是|为|有|达到?|共|了|的)?(?:多少(?:{_UNITS})?|几(?:{_UNITS})|多长时间|多长|多久|是什么|指什么|什么是|"
+_QWORD = re.compile(rf"(?:是|为|有|达到?|共|了|的)?(?:多少(?:{_UNITS})?|几(?:{_UNITS})|多长时间|多长|多久|是什么|指什么|什么是|哪一天|哪天|哪个月|几月几日|"
                     r"有哪些|是哪些|包括哪些|哪些|哪几|是否|能否|可否|什么时候|何时|哪一?年|如何|怎样|怎么)")
 _UNIT_ASKED = re.compile(rf"(?:多少|几)(?P<u>{_UNITS})")
 _FILLER = re.compile(r"^(?:请问|请|问|关于|对于|在|根据|按照|依照|依据)|(?:请问)")
@@ -40,7 +41,7 @@ _SUBQ_SPLIT = re.compile(r"(?<=[。？！?!；;])")
 MAX_SUB_QUERIES = 4  # a pasted page must not fan out into hundreds of searches
 _AGENCY_SUFFIX = r"(?:人民政府|政府|委员会|管理局|办公室|办公厅|局|委|办|厅|署|院|中心)"
 # a ministry (生态环境部)
-_MINISTRY = re.compile(r"(?<![\u4e00-\u9fa5])(?P<org>[\u4e00-\u9fa5]{2,6}部)(?![门分署长队委件])")
+_MINISTRY = re.compile(r"(?<![\u4e00-\u9fa5])(?P<org>[^\W\d_的哪这那每各一本该其][^\W\d_的哪这那每各]{1,5}部)(?![门分署长队委件条法])")
 _NOT_MINISTRY = ("全部", "内部", "局部", "干部", "各部", "本部", "有关部", "相关部", "外部", "基层干部", "职能部")
 _NOT_PLACE_PREFIX = ("县级", "市级", "区级", "省级", "各省", "各市", "各县", "各区", "本市", "本县", "本区", "全市",
                      "全县", "全区", "全省", "地市", "城市", "市场", "社区", "园区")
@@ -70,6 +71,7 @@ class Query:
     unit: str | None  # the unit a quantity question asks for (件, 日, %, 元 …), canonical
     focus: str  # the thing asked about (行政执法经费, 纠错率, 合法性审核内容 …)
     focus_weights: dict[str, float]
+    focus_unknown: str | None  # the focus's head noun when the knowledge base never uses it (纠错率)
     bm25_tokens: tuple[str, ...]
     named: dict[str, float]  # documents the question names, scored (document prior)
     docs: frozenset[str]  # the documents it names clearly (>= half the best score)
@@ -93,6 +95,8 @@ class Query:
 
 def answer_type(text: str) -> str:
     t = nfkc(text)
+    if _YESNO_WORD.search(t) and not ASK_QUANTITY.search(t):
+        return YESNO
     if ASK_PERIOD.search(t):
         return PERIOD
     if ASK_TIME.search(t):
@@ -112,6 +116,9 @@ def answer_type(text: str) -> str:
 
 def asked_unit(text: str, kind: str) -> str | None:
     t = nfkc(text)
+    m = re.search(r"(?:多少|几)个(人|工作日|月|小时)", t)
+    if m:
+        return canonical_unit(m.group(1) if m.group(1) == "人" else "个" + m.group(1) if m.group(1) != "小时" else "小时")
     m = _UNIT_ASKED.search(t)
     if m:
         return canonical_unit(m.group("u"))
@@ -176,6 +183,33 @@ def _last_phrase(text: str) -> str:
     p = re.sub(r"^(?:要求|规定|明确|共|全年|当年|年度|其|该|本)", "", p)
     p = re.sub(r"(?:是|为|有|达到|达|共|了|要求|规定|应当|需要|要)$", "", p)
     return p[-14:]
+
+
+# words that name the kind of value, not the thing (a value of the asked unit stands for them), and
+# degree words of a question (最少 / 最长 / 一般)
+_MEASURE_WORDS = frozenset("金额 数额 数量 数目 人数 次数 件数 总数 总额 规模 多少 时间 期限 时限 日期 时候 天数".split())
+_DEGREE = re.compile(r"^(?:最少|最多|最长|最短|最晚|最早|最高|最低|一般|大概|大约|总共|一共|共|要|能|需要|应当|可以)+|"
+                     r"(?:最少|最多|最长|最短|最晚|最早|最高|最低|一般|大概|大约|总共|一共|要|能|需要|应当|可以)+$")
+
+
+def _focus_terms(focus: str, catalog: Catalog) -> tuple[str, dict[str, float], str | None]:
+    """(focus, IDF weights of its terms the knowledge base knows, its head noun when the knowledge base
+    never uses it — 纠错率, 律师费 — else None)."""
+    import jieba.posseg as pseg
+
+    focus = _DEGREE.sub("", focus.strip()) or focus.strip()
+    idf = catalog.get_idf()
+    toks = [t for t in dict.fromkeys(tokenize(focus, search_mode=False)) if len(t) > 1 and t not in _MEASURE_WORDS]
+    weights = {t: idf(t) for t in toks if idf.known(t)}
+    if toks and not weights:
+        return focus, weights, focus  # nothing of what is asked occurs in the knowledge base
+    head = None
+    words = [(w, f) for w, f in pseg.cut(focus) if len(w.strip()) > 0]
+    if words:
+        w, flag = words[-1]
+        if len(w) >= 2 and flag.startswith("n") and w not in _MEASURE_WORDS and not idf.known(nfkc(w).lower()):
+            head = w
+    return focus, weights, head
 
 
 def _places(text: str) -> list[str]:
@@ -276,15 +310,13 @@ def _one(text: str, catalog: Catalog, mode: str, request: str, with_parts: bool 
     unresolved, foreign = _unresolved(catalog, titles, places, agencies)
     full = terms(text, catalog)
     focus = focus_of(topic_text).strip()
-    idf = catalog.get_idf()
-    focus_weights = {t: idf(t) for t in dict.fromkeys(tokenize(focus, search_mode=False))
-                     if len(t) > 1 or t.isdigit()}
+    focus, focus_weights, focus_unknown = _focus_terms(focus, catalog)
     from ingest.metadata import DOC_NUMBER_RE
 
     parts = tuple(_one(p, catalog, mode, request, with_parts=False) for p in _sub_texts(text)) if with_parts else ()
     return Query(
         text=text, request=request, mode=mode, terms=full, topic=terms(topic_text, catalog),
-        answer_type=kind, unit=asked_unit(text, kind), focus=focus, focus_weights=focus_weights,
+        answer_type=kind, unit=asked_unit(text, kind), focus=focus, focus_weights=focus_weights, focus_unknown=focus_unknown,
         bm25_tokens=tuple(tokenize(text)), named=named, docs=docs, agencies=tuple(agencies),
         places=tuple(places), titles=tuple(titles), doc_numbers=tuple(DOC_NUMBER_RE.findall(q_nfkc)),
         years=tuple(int(y) for y in _YEAR_RE.findall(q_nfkc)), unresolved=tuple(unresolved),

@@ -15,7 +15,7 @@ UNITS = ("个工作日", "工作日", "个月", "周岁", "小时", "分钟", "�
          "件", "项", "名", "人", "个", "宗", "份", "次", "条", "家", "起", "卷", "元", "倍", "部", "场", "批", "例", "所")
 _UNIT = "|".join(UNITS)
 _QUAL = r"(?:以内|之内|以上|以下|以前|以后|内|前|后)?"
-VALUE_RE = re.compile(rf"(?P<num>{_NUM})\s*(?P<scale>万|亿)?\s*(?P<unit>{_UNIT})(?P<qual>{_QUAL})")
+VALUE_RE = re.compile(rf"(?P<num>{_NUM})\s*(?P<scale>万|亿)?\s*(?:余|多)?\s*(?P<unit>{_UNIT})(?P<qual>{_QUAL})")
 PERCENT_RE = re.compile(rf"百分之(?P<cn>[{_CN}点\d.]+)|(?P<ar>\d+(?:\.\d+)?)\s*[%％]")
 DATE_RE = re.compile(r"(?:19|20)\d{2}\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*\d{1,2}\s*日")
 # zero/none words: 无一起, 没有一件, 零投诉, 未发生一起
@@ -128,7 +128,7 @@ def _values(text: str) -> tuple[Value, ...]:
         if not free(a, b):
             continue
         if not num[0].isdigit():
-            if _is_word(text, m.start("num"), m.end("num")) or (len(num) == 1 and unit in ("个", "次", "部", "场", "批")):
+            if _is_word(text, m.start("num"), m.end("num")) or (num == "一" and unit in ("个", "次", "部", "场", "批")):
                 continue  # 一个平台, 一次性: an article, not a figure
         v = to_number(num)
         if v is None:

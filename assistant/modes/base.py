@@ -168,14 +168,16 @@ def answers_value(query: Query, sentence: str) -> bool:
 
 
 def focus_evidence(query: Query, scored: list[Scored], settings: Settings, depth: int = 12) -> Scored | None:
-    """The best evidence sentence about the asked focus (and, for a quantity/period/time question, with
-    a value of that kind): None when the evidence does not contain what is asked."""
+    """The best evidence sentence holding a value of the kind asked (a count of the asked unit about the
+    asked focus, a period, a date): None when the evidence does not contain what is asked."""
     floor = settings.min_evidence
     for s in scored[:depth]:
         if s.score < floor:
             break
         ctx = f"{s.lead} {' '.join(s.sentence.hit.chunk.heading_path)}"
-        if focus_share(query, f"{s.sentence.text} {ctx}") < settings.focus_min:
+        # a period or a date answers "how long / when" of the topic the sentence scores for; a count
+        # must be of the thing asked (经费, 纠错率 …)
+        if query.answer_type == QUANTITY and focus_share(query, f"{s.sentence.text} {ctx}") < settings.focus_min:
             continue
         if query.answer_type in (QUANTITY, PERIOD, TIME) and not answers_value(query, s.sentence.text):
             continue
@@ -192,8 +194,10 @@ def gate(query: Query, mode: str, ctx: Context, hits: list[Hit]) -> tuple[Answer
     best = scored[0].score if scored else 0.0
     if missing or not hits or not query.has_known_terms or best < ctx.settings.min_evidence:
         return refusal(query, mode, hits, missing), scored
-    if mode == "ask" and query.answer_type in (QUANTITY, PERIOD, TIME) and query.focus_weights and not query.parts:
-        if focus_evidence(query, scored, ctx.settings) is None:
+    if mode == "ask" and query.answer_type in (QUANTITY, PERIOD, TIME) and not query.parts:
+        if query.answer_type == QUANTITY and query.focus_unknown:
+            return refusal(query, mode, hits, [], f"知识库中没有关于“{query.focus_unknown}”的内容。"), scored
+        if query.focus_weights and focus_evidence(query, scored, ctx.settings) is None:
             return refusal(query, mode, hits, [], f"检索到的段落中没有关于“{query.focus}”的具体数据或规定。"), scored
     return None, scored
 
