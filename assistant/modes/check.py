@@ -33,6 +33,20 @@ def _shown(vals: list[Value]) -> str:
     return "、".join(dict.fromkeys(f"“{v.text}”" for v in vals))
 
 
+# a claim that something did not happen at all: 没有废止的 / 无一件撤销 / 未发生
+_NONE_CLAIM = re.compile(r"(?:没有|无|未|零)(?:任何|一[件起项个份宗])?([\u4e00-\u9fa5]{2})")
+
+
+def _predicate_counts(predicate: str, evidence: str) -> list[Value]:
+    """Counts the evidence gives right next to ``predicate`` (等3件规范性文件废止 / 废止1份)."""
+    out = []
+    for m in re.finditer(re.escape(predicate), evidence):
+        after = [v for v in figures(evidence[m.end(): m.end() + 6]) if v.kind == "count"]
+        before = [v for v in figures(evidence[max(0, m.start() - 14): m.start()]) if v.kind == "count"]
+        out += after or before[-1:]
+    return out
+
+
 def value_conflict(claim: str, evidence: str) -> str | None:
     """A value of the claim that the evidence states differently in the same unit (十五日 vs 十日,
     2起 vs 无一起, 50% vs 百分之四十): the reason, quoting the evidence's value; None when they agree."""
@@ -54,8 +68,19 @@ def judge(claim: str, evidence: str) -> tuple[str, str]:
     if (_UP.search(claim) and _DOWN.search(evidence) and not _UP.search(evidence)) or \
             (_DOWN.search(claim) and _UP.search(evidence) and not _DOWN.search(evidence)):
         return "contradicted", "增减方向与来源相反"
+    none = _NONE_CLAIM.search(claim)
+    if none:
+        counts = [v for v in _predicate_counts(none.group(1), evidence) if v.value > 0]
+        if counts:
+            return "contradicted", f"说法为“{none.group(0)}”，来源中为{_shown(counts)}"
     m_all = _ALL.search(claim)
-    predicate = re.sub(r"^[由被已都均是在]", "", claim[m_all.end(): m_all.end() + 4]) if m_all else ""
+    predicate = re.sub(r"^(?:予以|进行|[由被已都均是在])+", "", claim[m_all.end(): m_all.end() + 6])[:2] if m_all else ""
+    if m_all and len(predicate) == 2:
+        claimed = [v for v in figures(claim) if v.kind == "count"]
+        told = _predicate_counts(predicate, evidence)
+        other = [v for v in told if claimed and all(v.same_unit(c) and v.value != c.value for c in claimed)]
+        if other:
+            return "contradicted", f"来源显示并非全部：{predicate}{_shown(other)}"
     # "全部/一律 X" is contradicted only by evidence about the same X (办结, 自公布…)
     if m_all and (len(predicate) < 2 or predicate[:2] in evidence):
         counts = [v for v, u in e_nums if u in ("件", "项", "宗", "个", "份", "名")]
@@ -84,6 +109,18 @@ def figure_conflict(claim: str, candidates: list[Scored]) -> tuple[Scored, str] 
         if other and not same:
             c, text = other[0]
             return c, f"数字不符：来源中为“{text}”"
+    return None
+
+
+def scope_conflict(claim: str, candidates: list[Scored]) -> tuple[Scored, str] | None:
+    """A "none" or "all" claim (没有废止的 / 全部予以废止) that a sentence of the same document counts
+    otherwise (3件…废止 / 废止1份)."""
+    if not (_NONE_CLAIM.search(claim) or _ALL.search(claim)):
+        return None
+    for c in candidates:
+        verdict, reason = judge(claim, c.sentence.text)
+        if verdict == "contradicted" and reason.startswith(("说法为", "来源显示并非全部：")):
+            return c, reason
     return None
 
 
@@ -118,7 +155,7 @@ def check_one(query: Query, ctx: Context, filters: Filters | None, book: SourceB
     if verdict == "supported":
         # a sentence with several figures: each figure against what the same document says of it
         same_doc = [s for s in scored[:12] if s.sentence.doc_id == best.sentence.doc_id]
-        conflict = figure_conflict(claim, same_doc)
+        conflict = figure_conflict(claim, same_doc) or scope_conflict(claim, same_doc[:6])
         if conflict:
             c, reason = conflict
             verdict = "contradicted"
