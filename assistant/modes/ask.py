@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from vectorstore.query import PERIOD, QUANTITY, TIME, YESNO, Query
-from vectorstore.text import bigrams, split_sentences
+from vectorstore.query import LIST, PERIOD, QUANTITY, TIME, YESNO, Query
+from vectorstore.text import bigrams, is_lead_in, split_sentences
 
 from ..citations import enforce, renumber
 from ..evidence import Sentence, SourceBook
@@ -49,6 +49,11 @@ def lead_sentence(query: Query, scored: list[Scored], ctx: Context) -> Scored | 
         return None
     if query.answer_type in (QUANTITY, PERIOD, TIME):
         return focus_evidence(query, scored, ctx.settings)
+    if query.answer_type == LIST and not is_lead_in(scored[0].sentence.text):
+        # a list question is answered by the sentence that announces the list (it brings its items)
+        best = scored[0].score
+        return next((s for s in scored[1:6] if is_lead_in(s.sentence.text)
+                     and s.score >= ctx.settings.keep_ratio * best), None)
     if query.answer_type == YESNO and not _RULE.search(scored[0].sentence.text):
         best = scored[0].score
         return next((s for s in scored[1:6] if _RULE.search(s.sentence.text)
