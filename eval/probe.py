@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenize("")  # jieba with the field dictionary
     kb.embedder.embed_query("预热")  # the model's first call
     ready = time.time()
-    chunks = len(retriever.chunk_ids)
+    chunks = len(retriever.catalog.chunk_ids)
     rss_ready = rss_mb()
 
     questions = load_questions(args.questions)
