@@ -186,3 +186,14 @@ def test_review_finds_the_agency_by_normalised_name(assistant):
         checked = [c for c in r.claims if c.verdict in ("supported", "contradicted")]
         assert checked and all(e["doc_id"] == luohu for c in checked for e in c.evidence), agency
         assert sum(c.verdict == "supported" for c in r.claims) >= len(r.claims) // 2, r.summary()
+
+
+def test_judge_compares_none_and_all_claims_by_value():
+    from assistant.modes.check import judge, value_conflict
+
+    assert judge("清理的规范性文件全部确认继续有效，没有废止的。", "宣布某规定等3件规范性文件废止")[0] == "contradicted"
+    verdict, reason = judge("对原有的3份规范性文件全部予以废止。", "对原来的3份规范性文件进行清理,修改两份,废止1份")
+    assert verdict == "contradicted" and "1份" in reason
+    assert judge("案件79起，全部录入平台。", "案件79起,结案79件,全部录入平台")[0] == "supported"
+    assert "十日" in value_conflict("应当自作出决定之日起十五日内送达", "应当自作出决定之日起十日内送达")
+    assert value_conflict("比例为百分之五", "比例为5%") is None
