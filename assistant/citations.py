@@ -12,13 +12,14 @@ import re
 import unicodedata
 
 from .records import Flag, Source
+from .settings import default
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 UNSUPPORTED_MARK = "【未经来源证实】"
 _STATEMENT_SPLIT = re.compile(r"(?<=[。！？!?；;])")
 _NUM_RE = re.compile(r"\d+(?:[.,]\d+)*%?|[零〇一二三四五六七八九十百千万两]{2,}(?=[日天月年个项件名条次人元宗份%])")
 _TITLE_RE = re.compile(r"《[^》]{2,60}》")
-SUPPORT_MIN = 0.5  # share of the statement's character bigrams found in its cited passages
+SUPPORT_MIN = default("citation_support_min")  # share of the statement's character bigrams found in its cited passages
 
 
 def norm(text: str) -> str:

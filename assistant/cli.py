@@ -23,18 +23,12 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
 
 
 def filters_from_args(args):
-    from vectorstore.retrieve import Filters
+    from vectorstore.retrieve import FilterError, Filters
 
-    year_from = year_to = None
-    if getattr(args, "year", None):
-        parts = str(args.year).replace("—", "-").replace("~", "-").split("-")
-        try:
-            year_from = int(parts[0]) if parts[0] else None
-            year_to = int(parts[-1]) if parts[-1] else None
-        except ValueError:
-            raise SystemExit(f"error: --year must be a year or a range like 2018-2021, not {args.year!r}")
-    return Filters(issuer=args.issuer, region=args.region, kind=args.kind, level=args.level,
-                   year_from=year_from, year_to=year_to, doc_ids=args.doc)
+    try:
+        return Filters.parse(vars(args))
+    except FilterError as e:
+        raise SystemExit(f"error: --year/--kind: {e}") from None
 
 
 def open_kb(settings: Settings):
@@ -44,13 +38,7 @@ def open_kb(settings: Settings):
 
 
 def hit_to_dict(h) -> dict:
-    return {
-        "rank": h.rank, "score": round(h.score, 6), "ranks": h.ranks, "chunk_id": h.chunk.id,
-        "doc_id": h.chunk.doc_id, "title": h.doc.get("title"), "issuer": h.doc.get("issuer"),
-        "region": h.doc.get("region"), "year": h.doc.get("year"), "kind": h.doc.get("kind"),
-        "doc_number": h.doc.get("doc_number"), "heading_path": h.chunk.heading_path, "page": h.chunk.page,
-        "start": h.chunk.start, "end": h.chunk.end, "text": h.chunk.text,
-    }
+    return h.to_dict()
 
 
 def cmd_ingest(settings: Settings, args) -> int:

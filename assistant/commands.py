@@ -59,7 +59,8 @@ def format_answer(ans) -> str:
 
 
 def cmd_ask(settings, args) -> int:
-    from .cli import filters_from_args
+    from vectorstore.retrieve import FilterError, Filters
+
     from .llm import LLMError
     from .service import Assistant
 
@@ -75,7 +76,11 @@ def cmd_ask(settings, args) -> int:
             sys.stdout.flush()
 
     try:
-        ans = assistant.run(args.mode, args.question, filters_from_args(args), on_token=on_token,
+        filters = Filters.parse(vars(args))
+    except FilterError as e:
+        raise SystemExit(f"error: --year/--kind: {e}") from None
+    try:
+        ans = assistant.run(args.mode, args.question, filters, on_token=on_token,
                             agency=args.agency, n=args.n)
     except LLMError as exc:
         print(f"error: {exc}", file=sys.stderr)

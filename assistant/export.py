@@ -10,13 +10,8 @@ import io
 import re
 from dataclasses import asdict, is_dataclass
 
-MODE_ZH = {"ask": "问答", "compare": "对比", "draft": "起草", "check": "核对", "quiz": "出题"}
-KIND_ZH = {"report": "工作报告", "outline": "纲要/指导文件", "law": "法律法规"}
-VERDICT_ZH = {"supported": "属实（与来源一致）", "contradicted": "与来源不符", "not_found": "知识库中未找到依据"}
-FLAG_REASON_ZH = {"unsupported": "来源不支持", "dangling_marker": "引用编号无对应来源", "uncited": "未标注来源",
-                  "number_mismatch": "数字与来源不符"}
-FLAG_ACTION_ZH = {"dropped": "已删除", "marked": "已标注", "marker_removed": "已移除引用编号"}
-QUIZ_TYPE_ZH = {"fill": "填空题", "choice": "选择题", "judge": "判断题"}
+from .labels import FLAG_ACTION_ZH, FLAG_REASON_ZH, KIND_ZH, MODE_ZH, QUIZ_TYPE_ZH, VERDICT_ZH  # noqa: F401
+
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 _FILENAME_BAD = re.compile(r"[\\/:*?\"<>|\s\[\]【】]+")
 

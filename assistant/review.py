@@ -13,13 +13,16 @@ from ingest.clean import clean_text
 from ingest.loaders import load_bytes
 from ingest.metadata import DOC_NUMBER_RE, guess_issuer, guess_title
 from ingest.records import IngestError
-from vectorstore.rerank import analyse, sentence_score, split_sentences
+from vectorstore.query import analyse, terms
+from vectorstore.rerank import sentence_score
 from vectorstore.retrieve import Filters, Hit
+from vectorstore.text import split_sentences
 
 from .evidence import Sentence, SourceBook
-from .modes.base import Context, named_docs, score_sentences
+from .modes.base import Context, score_sentences
 from .modes.check import check_one
 from .records import Source
+from .settings import default
 
 TEMPLATE = Path(__file__).with_name("data") / "report_structure.toml"
 CLAIM_RE = re.compile(r"\d|[一二三四五六七八九十百千两]+(?:个|项|件|名|次|宗|份|条|家|起|卷|人|日|天|月)|《[^》]+》|%|％")
@@ -27,7 +30,10 @@ CONCRETE_RE = re.compile(r"\d|《[^》]+》|〔\d{4}〕|制度|办法|方案|机
 # 要 as a modal verb, not inside 重要/主要/纲要/摘要/概要/简要/提要
 REQUIREMENT_RE = re.compile(r"(?<![重主纲摘概简提])要(?!点)|应当|必须|不得|不少于|不超过|严禁|禁止")
 SELF_RE = re.compile(r"(?:我|本)(?:办|局|委|县|区|市|镇|乡|厅|部|中心|单位|部门)|全年|今年|年内")
-ADDRESSED_MIN = 0.38  # measured on 国办发〔2018〕118号 vs the 镇巴 report: true pairs score 0.39–0.98
+ADDRESSED_MIN = default("addressed_min")
+# names of agencies in a draft's first lines: 罗湖区应急管理局 / 区应急管理局 / 天津市人民防空办公室
+_AGENCY_NAME = re.compile(r"[\u4e00-\u9fa5]{1,20}?(?:人民政府|委员会|管理局|办公室|办公厅|局|委|办|厅|署|中心)")
+_SELF_UNIT = re.compile(r"(?:我|本)(?:局|委|办|厅|中心|单位)[（(]([^）)]{2,30})[）)]")
 
 
 @dataclass
@@ -174,11 +180,11 @@ def find_parts(text: str, template: dict, ctx: Context | None, book: SourceBook 
 def part_examples(query: str, ctx: Context, book: SourceBook, n: int = 3, exclude: list[str] = ()) -> list[dict]:
     """Cited example passages of other agencies' reports for a missing or thin part."""
     retriever = ctx.retriever
-    retriever._refresh()
-    others = [d for d, meta in retriever.docs.items() if meta.get("kind") == "report" and d not in exclude]
+    others = [d for d in ctx.catalog.reports() if d not in exclude]
     filters = Filters(doc_ids=others) if others else None
-    hits = retriever.search_by_agency(query, filters, per_agency=1)[:n]
-    q = analyse(query, retriever.idf)
+    analysed = analyse(query, ctx.catalog)
+    hits = retriever.search_by_agency(analysed, filters, per_agency=1)[:n]
+    q = analysed.terms
     out = []
     for h in hits:
         best = score_sentences(q, [h])
@@ -202,15 +208,37 @@ def claim_sentences(text: str) -> list[str]:
     return out
 
 
-def agency_documents(agency: str, title: str, ctx: Context) -> list[str]:
-    """The knowledge base's reports by the reviewed agency (its own earlier or current reports)."""
-    retriever = ctx.retriever
-    retriever._refresh()
-    probe = f"{agency} {title}".strip()
+def agency_candidates(text: str, title: str, agency: str | None = None) -> list[str]:
+    """Names the draft gives for its own agency, most telling first: ``--agency``, the title's issuer,
+    我局（unit name）, agency names in the title and the first lines (an addressee line ``…：`` last)."""
+    head = [ln.strip() for ln in text.split("\n")[:8] if ln.strip()]
+    names: list[str] = [agency] if agency else []
+    names.append(guess_issuer(title, text, {}))
+    names += _SELF_UNIT.findall(text[:2000])
+    lines = [title] + [ln for ln in head if not ln.endswith(("：", ":"))] + [ln for ln in head if ln.endswith(("：", ":"))]
+    for ln in lines:
+        names += _AGENCY_NAME.findall(re.sub(r"(?:19|20)\d{2}\s*年度?", " ", ln))
+    return [n for n in dict.fromkeys(x.strip() for x in names if x) if len(n) >= 3]
+
+
+def agency_documents(agency: str, title: str, ctx: Context, text: str = "") -> list[str]:
+    """The knowledge base's reports by the reviewed agency (its own earlier or current reports), matched
+    on the normalised agency name (区应急管理局 ↔ 深圳市罗湖区应急管理局); the draft's first lines tell
+    the place when the name leaves it out."""
+    catalog = ctx.catalog
+    head = "\n".join(text.split("\n")[:8]) if text else title
+    for name in agency_candidates(text or title, title, agency):
+        found = catalog.agency_documents(name, kind="report", context=head)
+        if found:
+            return found
+    probe = f"{agency or ''} {title}".strip()
     if not probe:
         return []
-    named = named_docs(probe, retriever)
-    return sorted(d for d in named if retriever.docs[d].get("kind") == "report")
+    named = catalog.named(probe)
+    if not named:
+        return []
+    top = max(named.values())
+    return sorted(d for d, p in named.items() if p >= 0.5 * top and catalog.kind_of(d) == "report")
 
 
 def check_claims(text: str, own: list[str], ctx: Context, book: SourceBook) -> list[ClaimFinding]:
@@ -218,9 +246,9 @@ def check_claims(text: str, own: list[str], ctx: Context, book: SourceBook) -> l
     for s in claim_sentences(text):
         names_governing = bool(re.search(r"《[^》]+》", s) or DOC_NUMBER_RE.search(s))
         if own:
-            row, _ = check_one(s, ctx, Filters(doc_ids=own), book)
+            row, _ = check_one(analyse(s, ctx.catalog), ctx, Filters(doc_ids=own), book)
         elif names_governing:
-            row, _ = check_one(s, ctx, Filters(kind=["outline", "law"]), book)
+            row, _ = check_one(analyse(s, ctx.catalog), ctx, Filters(kind=["outline", "law"]), book)
         else:
             row = {"verdict": "not_found", "reason": "", "evidence": []}
         verdict = row["verdict"]
@@ -233,7 +261,7 @@ def check_claims(text: str, own: list[str], ctx: Context, book: SourceBook) -> l
 
 def requirement_sentences(doc_id: str, ctx: Context) -> list[Sentence]:
     store = ctx.store
-    doc = ctx.retriever.docs.get(doc_id)
+    doc = ctx.catalog.document(doc_id)
     if doc is None:
         raise ValueError(f"no document {doc_id!r} in the knowledge base")
     out = []
@@ -247,14 +275,13 @@ def requirement_sentences(doc_id: str, ctx: Context) -> list[Sentence]:
 
 
 def requirements_coverage(text: str, doc_ids: list[str], ctx: Context, book: SourceBook) -> list[RequirementFinding]:
-    ctx.retriever._refresh()
     draft = [text[a:b] for a, b in split_sentences(text) if len(text[a:b]) >= 8]
     out = []
     for doc_id in doc_ids:
         for req in requirement_sentences(doc_id, ctx):
-            q = analyse(req.text, ctx.retriever.idf)
+            q = terms(req.text, ctx.catalog)  # the requirement's terms, scored against each draft sentence
             scored = sorted(((sentence_score(q, s), s) for s in draft), reverse=True)
-            addressed = [s for sc, s in scored[:3] if sc >= ADDRESSED_MIN]
+            addressed = [s for sc, s in scored[:3] if sc >= ctx.settings.addressed_min]
             out.append(RequirementFinding(doc_id, req.hit.doc.get("title") or doc_id, req.text,
                                           book.cite_sentence(req), addressed))
     return out
@@ -269,7 +296,7 @@ def review_text(text: str, ctx: Context, agency: str | None = None, governing: l
     title = guess_title(text, "", "")
     agency = agency or guess_issuer(title, text, {})
     book = SourceBook(ctx.store)
-    own = agency_documents(agency, title, ctx)
+    own = agency_documents(agency, title, ctx, text)
     parts = find_parts(text, template, ctx, book, own)
     claims = check_claims(text, own, ctx, book)
     reqs = requirements_coverage(text, governing or [], ctx, book)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .labels import PART_HOW_ZH as HOW_ZH, PART_STATUS_ZH as STATUS_ZH, REVIEW_VERDICT_ZH as VERDICT_ZH
 from .review import Review
-
-STATUS_ZH = {"present": "具备", "thin": "内容单薄", "missing": "缺失"}
-HOW_ZH = {"heading": "有专门标题", "content": "未单列标题，散见于正文", "none": "未找到"}
-VERDICT_ZH = {"supported": "与来源一致", "contradicted": "与来源不符", "not_found": "知识库中未找到依据",
-              "needs_agency_records": "需以本单位台账核实"}
 
 
 def _summary_rows(r: Review) -> list[tuple[str, str]]:

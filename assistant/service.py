@@ -4,11 +4,14 @@ from __future__ import annotations
 from vectorstore.kb import KnowledgeBase
 from vectorstore.retrieve import Filters, Retriever
 
+from vectorstore.query import Query
+
+from .modes import MODES, Request
+from .modes import run as run_mode
 from .modes.base import Context
 from .records import Answer
 from .settings import Settings
 
-MODES = ("ask", "compare", "draft", "check", "quiz")
 MAX_QUESTION_CHARS = 1000
 MAX_CHECK_CHARS = 4000
 
@@ -33,8 +36,17 @@ class Assistant:
             self._backend_ready = True
         return self._backend
 
+    @property
+    def catalog(self):
+        """The knowledge base's catalogue (documents, aliases, 文号, IDF, known names)."""
+        return self.retriever.catalog
+
     def context(self) -> Context:
-        return Context(self.retriever, k=self.settings.k)
+        return Context(self.retriever, k=self.settings.k, settings=self.settings)
+
+    def analyse(self, text: str, mode: str = "ask") -> Query:
+        """The one analysis of a request's text (public: eval and tests count it)."""
+        return self.retriever.analyse(text, mode)
 
     def run(self, mode: str, question: str, filters: Filters | None = None, on_token=None, **options) -> Answer:
         question = (question or "").strip()
@@ -45,23 +57,8 @@ class Assistant:
         limit = MAX_CHECK_CHARS if mode == "check" else MAX_QUESTION_CHARS
         if len(question) > limit:  # a pasted page is cut, not refused (whole reports go to `review`)
             question = question[:limit]
-        ctx = self.context()
-        if mode == "ask":
-            from .modes.ask import ask
-
-            return ask(question, ctx, filters, self.backend, on_token)
-        if mode == "compare":
-            from .modes.compare import compare
-
-            return compare(question, ctx, filters, self.backend, on_token)
-        if mode == "draft":
-            from .modes.draft import draft
-
-            return draft(question, ctx, filters, agency=options.get("agency"), backend=self.backend, on_token=on_token)
-        if mode == "check":
-            from .modes.check import check
-
-            return check(question, ctx, filters, claim=options.get("claim"))
-        from .modes.quiz import quiz
-
-        return quiz(question, ctx, filters, n=int(options.get("n") or 5))
+        req = Request(mode, question, filters, agency=options.get("agency"), claim=options.get("claim"),
+                      n=int(options.get("n") or 5), backend=self.backend if mode != "check" else None,
+                      on_token=on_token)
+        query = self.analyse(req.analysed_text, mode)
+        return run_mode(req, query, self.context())

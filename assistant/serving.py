@@ -33,11 +33,11 @@ from typing import Any, Callable
 
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.metadata import Meta
-from vectorstore.retrieve import Filters
+from vectorstore.retrieve import KINDS, FilterError, Filters
+from vectorstore.retrieve import parse_year_range as _parse_year_range
 
 log = logging.getLogger("fazhi.web")
 
-KINDS = ("report", "outline", "law")
 EDITABLE = ("title", "issuer", "region", "level", "year", "kind", "doc_number")
 SUPPORTED = SUPPORTED_SUFFIXES
 
@@ -77,49 +77,20 @@ def check_user(users: list[tuple[str, str]], username: str, password: str) -> bo
 
 # ---- filters --------------------------------------------------------------------------------------
 
-def _as_list(v: Any) -> list[str]:
-    if v is None or v == "":
-        return []
-    if isinstance(v, (list, tuple, set)):
-        return [str(x).strip() for x in v if str(x).strip()]
-    return [s.strip() for s in re.split(r"[,，、]", str(v)) if s.strip()]
-
-
 def parse_year_range(year: Any) -> tuple[int | None, int | None]:
     """``2019`` / ``"2018-2021"`` / ``"2018-"`` -> (from, to)."""
-    if year is None or year == "":
-        return None, None
-    if isinstance(year, int):
-        return year, year
-    parts = re.split(r"\s*[-—~至到]\s*", str(year).strip())
     try:
-        lo = int(parts[0]) if parts[0] else None
-        hi = int(parts[-1]) if parts[-1] else None
-    except ValueError:
-        raise ServiceError(f"年份应为 2019 或 2018-2021 这样的范围，而不是 {year!r} / year must be a year or a range", 422)
-    return lo, hi
+        return _parse_year_range(year)
+    except FilterError as e:
+        raise ServiceError(str(e), 422) from None
 
 
 def filters_from_json(d: dict | None) -> Filters | None:
-    """The JSON form of Filters: {issuer, region, kind, level: str|list, year: "2018-2021" | year_from, year_to, doc_ids}."""
-    if not d:
-        return None
-    lo, hi = parse_year_range(d.get("year"))
-    lo = d.get("year_from", lo) if d.get("year_from") not in (None, "") else lo
-    hi = d.get("year_to", hi) if d.get("year_to") not in (None, "") else hi
-    kinds = _as_list(d.get("kind"))
-    bad = [k for k in kinds if k not in KINDS]
-    if bad:
-        raise ServiceError(f"未知的文档类型 {bad}；可选 {', '.join(KINDS)} / unknown kind", 422)
+    """The JSON form of Filters (see ``Filters.parse``); a bad filter is a 422."""
     try:
-        lo = int(lo) if lo is not None else None
-        hi = int(hi) if hi is not None else None
-    except (TypeError, ValueError):
-        raise ServiceError("year_from / year_to 必须是整数 / must be integers", 422)
-    f = Filters(issuer=_as_list(d.get("issuer")), region=_as_list(d.get("region")), kind=kinds,
-                level=_as_list(d.get("level")), year_from=lo, year_to=hi,
-                doc_ids=_as_list(d.get("doc_ids") or d.get("doc")))
-    return None if f.is_empty() else f
+        return Filters.parse(d)
+    except FilterError as e:
+        raise ServiceError(str(e), 422) from None
 
 
 # ---- follow-up questions ----------------------------------------------------------------------------
@@ -134,21 +105,7 @@ _TAIL = re.compile(r"(?:的情况|情况)?(?:呢|怎么样|如何)?[？?。！!\
 def _names_in(text: str, retriever) -> list[str]:
     """Agency/place/document names of the knowledge base that occur in ``text``, in order; adjacent
     names are joined (甲县 + 司法局 -> 甲县司法局)."""
-    retriever._refresh()
-    spans: list[tuple[int, int]] = []
-    for aliases in retriever.aliases.values():
-        for a in aliases:
-            start = text.find(a) if len(a) >= 2 else -1
-            while start >= 0:
-                spans.append((start, start + len(a)))
-                start = text.find(a, start + 1)
-    merged: list[list[int]] = []
-    for a, b in sorted(spans):
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    return [text[a:b] for a, b in merged]
+    return retriever.catalog.names_in(text)
 
 
 def standalone_question(question: str, history: list[str], retriever=None, backend=None) -> str:
@@ -282,10 +239,8 @@ class Service:
                                       claim=claim or None, n=n or 5)
 
     def search(self, query: str, filters: Filters | None = None, k: int = 10) -> list[dict]:
-        from .cli import hit_to_dict
-
         with self.locked():
-            return [hit_to_dict(h) for h in self.assistant.retriever.search(query, filters, k=k)]
+            return [h.to_dict() for h in self.assistant.retriever.search(query, filters, k=k)]
 
     # ---- documents ----
     def documents(self) -> list[dict]:

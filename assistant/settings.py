@@ -46,6 +46,25 @@ class Settings(BaseSettings):
             return [Path(p).expanduser() for p in str(self.corpus).split(os.pathsep) if p.strip()]
         return default_corpus_paths()
 
+    # ---- answering thresholds (scores of vectorstore.rerank.sentence_score, 0..~1.3) -------------
+    min_evidence: float = Field(default=0.31, description=(
+        "refusal gate: best topic-sentence score below which the knowledge base holds no answer"))
+    focus_min: float = Field(default=0.5, description=(
+        "refusal by focus: share of the focus's IDF weight a sentence (with its heading) must hold to "
+        "count as being about the thing asked; a quantity/period/time question also needs a value of the "
+        "asked kind in such a sentence"))
+    keep_ratio: float = Field(default=0.8, description=(
+        "ask: further answer sentences must score at least this share of the best one"))
+    max_sentences: int = Field(default=3, description="ask: answer sentences chosen (before lead-in items)")
+    lead_in_items: int = Field(default=8, description="ask: enumerated items a lead-in sentence brings at most")
+    support_min: float = Field(default=0.55, description="check: evidence score needed to call a claim supported")
+    related_min: float = Field(default=0.3, description=(
+        "check: evidence score enough to show a contradiction (a value or direction that disagrees)"))
+    addressed_min: float = Field(default=0.38, description=(
+        "review: score of a draft sentence against a requirement for the requirement to count as addressed"))
+    citation_support_min: float = Field(default=0.5, description=(
+        "citations: share of a statement's character bigrams found in its cited passages"))
+
     @property
     def kb_path(self) -> Path:
         return self.kb.expanduser()
@@ -70,3 +89,7 @@ def default_corpus_paths() -> list[Path]:
         if folder.is_dir():
             return [folder]
     return []
+
+def default(name: str):
+    """The default of one setting (module-level constants derive from these, never the reverse)."""
+    return Settings.model_fields[name].default

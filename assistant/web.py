@@ -59,9 +59,8 @@ def _filters(issuer, region, year_from, year_to, kinds):
     lo, hi = year(year_from), year(year_to)
     if lo is not None and hi is not None and lo > hi:
         lo, hi = hi, lo
-    f = Filters(issuer=list(issuer or []), region=list(region or []), kind=list(kinds or []),
-                year_from=lo, year_to=hi)
-    return None if f.is_empty() else f
+    return Filters.parse({"issuer": list(issuer or []), "region": list(region or []), "kind": list(kinds or []),
+                          "year_from": lo, "year_to": hi})
 
 
 class WebApp:

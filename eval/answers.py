@@ -35,7 +35,7 @@ def run_answers(args) -> dict:
     from assistant.service import Assistant
     from assistant.settings import Settings
 
-    from .cli import open_kb
+    from .common import open_kb
 
     kb = open_kb(args)
     settings = Settings().with_overrides(kb=args.kb, llm_backend=getattr(args, "backend", None))

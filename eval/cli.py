@@ -12,24 +12,10 @@ from pathlib import Path
 
 from assistant.settings import default_corpus_paths
 
+from .common import open_kb, ranked_for
 from .scoring import average, load_questions, retrieval_scores
 
 RET_KEYS = ("recall@1", "recall@5", "recall@10", "mrr")
-
-
-def open_kb(args):
-    from assistant.settings import Settings
-    from vectorstore.kb import KnowledgeBase
-
-    settings = Settings().with_overrides(kb=args.kb, embedder=args.embedder)
-    kb = KnowledgeBase(settings.kb_path, settings.embedder, settings.chroma_url)
-    if args.corpus:
-        kb.ingest(args.corpus, progress=not args.json)
-    return kb
-
-
-def ranked_for(hits) -> list[tuple[str, str]]:
-    return [(h.chunk.doc_id, " > ".join(h.chunk.heading_path) + h.chunk.text) for h in hits]
 
 
 def run_retrieval(args, retriever=None) -> dict:

@@ -256,7 +256,7 @@ class System:
 def _ours(retriever) -> Callable[[dict], list[tuple[str, str]]]:
     from assistant.modes.gather import gather
 
-    from .cli import ranked_for
+    from .common import ranked_for
 
     def run(q: dict) -> list[tuple[str, str]]:
         return ranked_for(gather(retriever, q.get("mode", "ask"), query_of(q), k=K))
@@ -357,7 +357,7 @@ def ratios(ours: dict, base: dict) -> dict:
 def run_compare(args) -> dict:
     from vectorstore.embeddings import get_embedder
 
-    from .cli import open_kb
+    from .common import open_kb
 
     questions = load_questions(args.questions)
     progress = not args.json

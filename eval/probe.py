@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     kb = KnowledgeBase(settings.kb_path, settings.embedder)
     assistant = Assistant(settings, kb=kb)
     retriever = assistant.retriever
-    retriever._refresh()  # BM25, document tables, IDF
+    retriever.catalog.refresh()  # BM25, document tables, IDF
     tokenize("")  # jieba with the field dictionary
     kb.embedder.embed_query("预热")  # the model's first call
     ready = time.time()
-    chunks = len(retriever.chunk_ids)
+    chunks = len(retriever.catalog.chunk_ids)
     rss_ready = rss_mb()
 
     questions = load_questions(args.questions)
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     answer = stats(ans)
     answer["ask_p50"] = stats(ask)["p50"]
     print(json.dumps({
-        "chunks": chunks, "documents": len(retriever.docs),
+        "chunks": chunks, "documents": len(retriever.catalog.documents()),
         "ready_at": ready, "startup_s": round(ready - T_START, 2), "import_s": round(t_imported - T_START, 2),
         "open_s": round(ready - t_imported, 2), "first_query_ms": round(1000 * first_query, 1),
         "retrieval_ms": stats(ret), "answer_ms": answer,

@@ -130,8 +130,8 @@ def test_delete_removes_the_document_everywhere(kb, tiny_corpus):
     # the same retriever sees the new generation: BM25 and dense both forget the document
     after = retriever.search("行政执法投诉举报受理机制", k=10)
     assert all(h.chunk.doc_id != "b.md" for h in after)
-    assert retriever.bm25.generation == kb.store.generation
-    assert all(cid.split("#")[0] != "b.md" for cid in retriever.bm25.ids)
+    assert retriever.catalog.bm25.generation == kb.store.generation
+    assert all(cid.split("#")[0] != "b.md" for cid in retriever.catalog.chunk_ids)
     with pytest.raises(KnowledgeBaseError, match="no document"):
         kb.delete("b.md")
     # and it can come back

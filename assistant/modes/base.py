@@ -1,28 +1,35 @@
-"""Shared machinery of the modes: the context they run in, sentence picking and the refusal gate."""
+"""Shared machinery of the modes: the context they run in, sentence picking, lead-in expansion and the
+refusal gate. Every function takes the request's analysed ``Query``; none analyses text again."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
-from vectorstore.rerank import Question, analyse, sentence_contexts, sentence_score, split_sentences
-from vectorstore.retrieve import Hit, Retriever, doc_aliases
+from vectorstore.catalog import Catalog
+from vectorstore.query import PERIOD, QUANTITY, TIME, Query, Terms, unknown_names
+from vectorstore.rerank import sentence_score
+from vectorstore.retrieve import Hit, Retriever
+from vectorstore.text import is_lead_in, is_list_item, nfkc_compact, sentence_contexts, split_sentences
+from vectorstore.values import figures, values
 
 from ..evidence import Sentence, SourceBook
 from ..records import REFUSAL_TEXT, Answer
-
-TITLE_RE = re.compile(r"《([^》]{2,60})》")
-MIN_EVIDENCE = 0.31  # best topic-sentence score below which the KB "holds no answer" (measured: answerable >= 0.35, unanswerable 0.27 on the shared questions)
+from ..settings import Settings
 
 
 @dataclass
 class Context:
     retriever: Retriever
     k: int = 8
+    settings: Settings = field(default_factory=Settings)
 
     @property
     def store(self):
         return self.retriever.kb.store
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.retriever.catalog
 
 
 @dataclass
@@ -32,11 +39,7 @@ class Scored:
     lead: str = ""
 
 
-def _nfkc(s: str) -> str:
-    return unicodedata.normalize("NFKC", s).replace(" ", "")
-
-
-def score_sentences(q: Question, hits: list[Hit], per_hit: int | None = None) -> list[Scored]:
+def score_sentences(q: Terms, hits: list[Hit], per_hit: int | None = None) -> list[Scored]:
     out: list[Scored] = []
     for h in hits:
         text = h.chunk.text
@@ -44,7 +47,7 @@ def score_sentences(q: Question, hits: list[Hit], per_hit: int | None = None) ->
         leads = sentence_contexts(text, spans)
         ctx = f"{h.doc.get('title', '')} {' '.join(h.chunk.heading_path)}"
         scored = []
-        headings = {_nfkc(x).rstrip("。") for x in h.chunk.heading_path}
+        headings = {nfkc_compact(x).rstrip("。") for x in h.chunk.heading_path}
         for (a, b), lead in zip(spans, leads):
             if is_heading(text[a:b], headings):
                 continue
@@ -61,72 +64,67 @@ def is_heading(sentence: str, headings: set[str]) -> bool:
     """A section heading states nothing to quote as evidence (一、… / (六)… / 1.合同审查。)."""
     from ingest.chunking import heading_of
 
-    s = _nfkc(sentence).rstrip("。；;")
+    s = nfkc_compact(sentence).rstrip("。；;")
     if s in headings:
         return True
     h = heading_of(sentence)
-    return h is not None and len(s) <= 30 and len(_nfkc(h[1]).rstrip("。")) >= len(s) - 1
+    return h is not None and len(s) <= 30 and len(nfkc_compact(h[1]).rstrip("。")) >= len(s) - 1
 
 
-def following_items(hit: Hit, after: Sentence, limit: int = 8) -> list[Sentence]:
-    """List items (（一）… / 1. …) that follow a lead-in sentence ending with '：'."""
-    text = hit.chunk.text
-    out = []
-    for a, b in split_sentences(text):
-        start = hit.chunk.start + a
-        if start < after.end:
-            continue
-        s = text[a:b]
-        if not re.match(r"^\s*(?:[(（][一二三四五六七八九十\d]+[)）]|\d{1,2}[.．、]|[一二三四五六七八九十]+是)", s):
+_ITEM_STYLE = [re.compile(p) for p in (r"^\s*[(（][一二三四五六七八九十]+[)）]", r"^\s*[(（]\d+[)）]",
+                                       r"^\s*\d{1,2}[.．、]", r"^\s*[一二三四五六七八九十]+是")]
+
+
+def _style(sentence: str) -> int | None:
+    return next((i for i, p in enumerate(_ITEM_STYLE) if p.match(sentence)), None)
+
+
+def following_items(s: Sentence, book: SourceBook, limit: int = 8, max_chars: int = 600) -> list[Sentence]:
+    """What a lead-in sentence announces (…如下： / …包括： / 二是明确审核具体内容。): the sentences after it,
+    in the document, up to the next item of the lead-in's own level or the end of its enumeration.
+    Within its paragraph every clause follows; past a line break only enumerated items do."""
+    text = book.doc_text(s.doc_id)
+    if not text:
+        return []
+    rest = text[s.end: s.end + max_chars + 200]
+    own = _style(s.text)
+    out: list[Sentence] = []
+    used = 0
+    for a, b in split_sentences(rest):
+        piece = rest[a:b]
+        gap = rest[out[-1].end - s.end if out else 0: a]
+        crosses_line = "\n" in gap
+        style = _style(piece)
+        if own is not None and style == own:
+            break  # the next item of the lead-in's own list (三是… after 二是…)
+        if crosses_line and not is_list_item(piece):
             break
-        out.append(Sentence(hit, start, hit.chunk.start + b, s))
+        if used + len(piece) > max_chars and out:
+            break
+        out.append(Sentence(s.hit, s.end + a, s.end + b, piece))
+        used += len(piece)
         if len(out) >= limit:
             break
     return out
 
 
-def unknown_names(question: str, retriever: Retriever, hits: list[Hit]) -> list[str]:
-    """Places/agencies and 《titles》 the question names that nothing in the knowledge base mentions."""
-    known = retriever.known_names()  # built once per knowledge-base generation
-    corpus = _nfkc("".join(h.chunk.text for h in hits)) + "|".join(known)
-    missing = []
-    q = _nfkc(question)
-    for m in TITLE_RE.finditer(q):
-        t = m.group(1)
-        core = re.sub(r"^中华人民共和国", "", t)
-        if core not in corpus and t not in corpus:
-            missing.append(f"《{t}》")
-    for name in place_names(TITLE_RE.sub("", q)):
-        stem = name[:-1] if len(name) >= 3 else name
-        if name not in corpus and stem not in corpus:
-            missing.append(name)
-    return missing
+def lead_in_expansion(s: Sentence, book: SourceBook, limit: int = 8) -> list[Sentence]:
+    return following_items(s, book, limit) if is_lead_in(s.text) else []
 
 
-def place_names(text: str) -> list[str]:
-    """Place names (jieba POS ``ns``) of at least three characters, e.g. 北京市, 海淀区."""
-    import jieba.posseg as pseg
-
-    from vectorstore.tokenize import tokenize
-
-    tokenize("")  # make sure jieba carries the field dictionary
-    return [w for w, flag in pseg.cut(text) if flag == "ns" and len(w) >= 3]
-
-
-def refusal(question: str, mode: str, hits: list[Hit], best: float | None, missing: list[str]) -> Answer:
+def refusal(query: Query, mode: str, hits: list[Hit], missing: list[str], why: str = "") -> Answer:
     if missing:
         why = f"知识库中没有关于{'、'.join(missing)}的文件。"
     elif not hits:
         why = "没有检索到任何相关段落。"
-    else:
+    elif not why:
         why = "检索到的段落与问题的相关度不足，无法据此作答。"
     text = REFUSAL_TEXT + why
     if hits:
         text += "\n以下是最接近的段落，仅供参考（未据此作答）："
         for h in hits[:3]:
             text += f"\n- 《{h.doc.get('title')}》{' > '.join(h.chunk.heading_path)}：{h.chunk.text[:80]}…"
-    return Answer(mode=mode, question=question, text=text, refused=True,
-                  passages=passages_of(hits))
+    return Answer(mode=mode, question=query.request, text=text, refused=True, passages=passages_of(hits))
 
 
 def passages_of(hits: list[Hit]) -> list[dict]:
@@ -142,45 +140,84 @@ def attribution(hit: Hit) -> str:
     return f"{issuer}《{title}》：" if issuer and issuer not in title else f"《{title}》："
 
 
-def gate(question: str, mode: str, ctx: Context, hits: list[Hit]) -> tuple[Answer | None, list[Scored]]:
-    """Decide refusal from retrieval evidence (before any LLM call).
+# ---- refusal by focus ------------------------------------------------------------------------------
 
-    Returns (refusal or None, the evidence sentences scored against the question's topic)."""
-    missing = unknown_names(question, ctx.retriever, hits)
-    scored = topic_sentences(question, ctx, hits[: ctx.k]) if hits else []
+def focus_share(query: Query, text: str) -> float:
+    """Share of the focus's IDF weight that ``text`` holds (substring match, as sentence scoring)."""
+    w = query.focus_weights
+    total = sum(w.values())
+    if not total:
+        return 1.0
+    t = nfkc_compact(text).lower()
+    return sum(v for k, v in w.items() if k in t) / total
+
+
+def answers_value(query: Query, sentence: str) -> bool:
+    """Whether ``sentence`` holds a value of the kind the question asks for (a count of the asked unit,
+    a percentage, an amount, a period, a date)."""
+    if query.answer_type == TIME:
+        return any(v.unit == "date" for v in values(sentence)) or bool(re.search(r"\d{1,2}\s*月|[一二三四五六七八九十]+月", sentence))
+    figs = figures(sentence)
+    if query.answer_type == PERIOD:
+        return any(v.kind == "period" for v in figs)
+    if query.unit:
+        probe = next(iter(figures(f"1{query.unit}")), None)
+        if probe is not None:
+            return any(v.same_unit(probe) or (probe.kind == v.kind and probe.kind in ("money", "percent")) for v in figs)
+    return bool(figs)
+
+
+def focus_evidence(query: Query, scored: list[Scored], settings: Settings, depth: int = 12) -> Scored | None:
+    """The best evidence sentence holding a value of the kind asked (a count of the asked unit about the
+    asked focus, a period, a date): None when the evidence does not contain what is asked."""
+    floor = settings.min_evidence
+    for s in scored[:depth]:
+        if s.score < floor:
+            break
+        ctx = f"{s.lead} {' '.join(s.sentence.hit.chunk.heading_path)}"
+        # a period or a date answers "how long / when" of the topic the sentence scores for; a count
+        # must be of the thing asked (经费, 纠错率 …)
+        if query.answer_type == QUANTITY and focus_share(query, f"{s.sentence.text} {ctx}") < settings.focus_min:
+            continue
+        if query.answer_type in (QUANTITY, PERIOD, TIME) and not answers_value(query, s.sentence.text):
+            continue
+        return s
+    return None
+
+
+def gate(query: Query, mode: str, ctx: Context, hits: list[Hit]) -> tuple[Answer | None, list[Scored]]:
+    """Decide refusal from retrieval evidence (before any LLM call): names the knowledge base holds
+    nothing of, no passages, no known term, too weak a best sentence, or (for ask) evidence that does not
+    contain the asked focus. Returns (refusal or None, the evidence sentences scored for the topic)."""
+    missing = unknown_names(query, "".join(h.chunk.text for h in hits)) if (query.unresolved or query.foreign_agencies) else []
+    scored = topic_sentences(query, hits[: ctx.k]) if hits else []
     best = scored[0].score if scored else 0.0
-    # not one word of the question occurs in the knowledge base (code, another language, noise)
-    no_terms = not any(re.search(r"[\u4e00-\u9fff]", t) for t in analyse(question, ctx.retriever.idf).weights)
-    if missing or not hits or no_terms or best < MIN_EVIDENCE:
-        return refusal(question, mode, hits, best, missing), scored
+    if missing or not hits or not query.has_known_terms or best < ctx.settings.min_evidence:
+        return refusal(query, mode, hits, missing), scored
+    if mode == "ask" and query.answer_type in (QUANTITY, PERIOD, TIME) and not query.parts:
+        if query.answer_type == QUANTITY and query.focus_unknown:
+            return refusal(query, mode, hits, [], f"知识库中没有关于“{query.focus_unknown}”的内容。"), scored
+        if query.focus_weights and focus_evidence(query, scored, ctx.settings) is None:
+            return refusal(query, mode, hits, [], f"检索到的段落中没有关于“{query.focus}”的具体数据或规定。"), scored
     return None, scored
 
 
-def named_docs(question: str, retriever: Retriever) -> set[str]:
-    """Documents the question names (agency, place, title, 文号), if any."""
-    prior = retriever.doc_prior(question)
-    if not prior:
-        return set()
-    top = max(prior.values())
-    return {d for d, p in prior.items() if p >= 0.5 * top}
+def evidence_pool(query: Query, hits: list[Hit]) -> list[Hit]:
+    """The passages to answer from: those of the documents the question names when it names some, and
+    among several of them the ones of the year it gives."""
+    pool = [h for h in hits if h.chunk.doc_id in query.docs] if query.docs else hits
+    if query.years and pool:
+        years = set(query.years) | {y + 1 for y in query.years}
+        dated = [h for h in pool if h.doc.get("year") in years or h.doc.get("kind") != "report"]
+        if dated and len({h.chunk.doc_id for h in pool}) > 1:
+            pool = dated
+    return pool or hits
 
 
-def topic_of(question: str, retriever: Retriever, named: set[str]) -> str:
-    """The question without the names of the documents it names, and without years."""
-    topic = question
-    for doc_id in named:
-        for alias in sorted(doc_aliases(retriever.docs[doc_id]), key=len, reverse=True):
-            topic = topic.replace(alias, " ")
-    return re.sub(r"(?:19|20)\d{2}\s*年度?", " ", topic)
-
-
-def topic_sentences(question: str, ctx: Context, hits: list[Hit]) -> list[Scored]:
-    """Sentences scored for the question's topic (names are checked apart), from the documents
-    the question names when it names some."""
-    retriever = ctx.retriever
-    named = named_docs(question, retriever)
-    pool = [h for h in hits if h.chunk.doc_id in named] if named else hits
-    return score_sentences(analyse(topic_of(question, retriever, named), retriever.idf), pool or hits)
+def topic_sentences(query: Query, hits: list[Hit]) -> list[Scored]:
+    """Sentences scored for the question's topic (names are checked apart), from the documents the
+    question names when it names some."""
+    return score_sentences(query.topic, evidence_pool(query, hits))
 
 
 @dataclass

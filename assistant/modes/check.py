@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import re
 
+from vectorstore.query import Query, split_claims  # noqa: F401  (split_claims: re-exported)
 from vectorstore.retrieve import Filters
+from vectorstore.values import Value, figures
 
 from ..evidence import SourceBook
+from ..labels import VERDICT_ZH
 from ..records import Answer
+from ..settings import default
 from .base import Context, Scored, passages_of, topic_sentences
 
-SUPPORT_MIN = 0.55  # evidence score needed to call a claim supported
-RELATED_MIN = 0.3  # evidence score enough to show a contradiction (a figure or direction that disagrees)
-VERDICT_ZH = {"supported": "属实（与来源一致）", "contradicted": "与来源不符", "not_found": "知识库中未找到依据"}
-_CLAIM_SPLIT = re.compile(r"(?<=[。！？!?；;])")
-_QUOTE_CLAIM = re.compile(r"[“\"「『]([^”\"」』]{6,})[”\"」』]")
-_NUM_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*(万|亿)?\s*(%|个工作日|件|项|名|人|个|日|天|月|年|宗|份|次|条|家|起|卷|元|倍)")
+SUPPORT_MIN = default("support_min")
+RELATED_MIN = default("related_min")
 _UP = re.compile(r"增加|增长|上升|提高|提升|增多|上涨")
 _DOWN = re.compile(r"减少|下降|降低|减|下滑|回落")
 _ALL = re.compile(r"全部|均已|一律|所有|全都|100%|百分之百|无一例外")
@@ -24,35 +24,63 @@ _QUALIFIER = re.compile(r"\d+\s*(?:个工作日|日|天|个月|月|年)\s*(?:后
 _REQUIREMENT = re.compile(r"要|应当|必须|不得|不少于|不超过|严禁|禁止")
 
 
-def split_claims(text: str) -> list[str]:
-    """The claim(s) to check: quoted text if the request quotes it, else each sentence."""
-    m = _QUOTE_CLAIM.search(text)
-    body = m.group(1) if m else re.sub(r"^(请)?(核对|核查|核实|检查)[^：:]{0,20}[：:]", "", text.strip())
-    claims = [c.strip() for c in _CLAIM_SPLIT.split(body) if len(c.strip()) >= 6]
-    return claims or [body.strip()]
-
-
 def numbers(text: str) -> list[tuple[float, str]]:
+    """(value, unit) of each figure of ``text`` (Arabic and Chinese numerals, 无一起 = 0)."""
+    return [(v.value, v.unit) for v in figures(text)]
+
+
+def _shown(vals: list[Value]) -> str:
+    return "、".join(dict.fromkeys(f"“{v.text}”" for v in vals))
+
+
+# a claim that something did not happen at all: 没有废止的 / 无一件撤销 / 未发生
+_NONE_CLAIM = re.compile(r"(?:没有|无|未|零)(?:任何|一[件起项个份宗])?([\u4e00-\u9fa5]{2})")
+
+
+def _predicate_counts(predicate: str, evidence: str) -> list[Value]:
+    """Counts the evidence gives right next to ``predicate`` (等3件规范性文件废止 / 废止1份)."""
     out = []
-    for value, scale, unit in _NUM_UNIT.findall(text):
-        v = float(value) * (10000 if scale == "万" else 1e8 if scale == "亿" else 1)
-        out.append((v, unit))
+    for m in re.finditer(re.escape(predicate), evidence):
+        after = [v for v in figures(evidence[m.end(): m.end() + 6]) if v.kind == "count"]
+        before = [v for v in figures(evidence[max(0, m.start() - 14): m.start()]) if v.kind == "count"]
+        out += after or before[-1:]
     return out
+
+
+def value_conflict(claim: str, evidence: str) -> str | None:
+    """A value of the claim that the evidence states differently in the same unit (十五日 vs 十日,
+    2起 vs 无一起, 50% vs 百分之四十): the reason, quoting the evidence's value; None when they agree."""
+    e_vals = figures(evidence)
+    for cv in figures(claim):
+        same = [ev for ev in e_vals if ev.same_unit(cv)]
+        if same and not any(abs(ev.value - cv.value) < 1e-9 for ev in same):
+            return f"数值不符：说法为“{cv.text}”，来源中为{_shown(same)}"
+    return None
 
 
 def judge(claim: str, evidence: str) -> tuple[str, str]:
     """(verdict, reason) comparing one claim with its best evidence sentence(s)."""
-    c_nums, e_nums = numbers(claim), numbers(evidence)
-    c_units = {u for _, u in c_nums}
-    for v, u in c_nums:
-        same_unit = [ev for ev, eu in e_nums if eu == u]
-        if same_unit and v not in same_unit:
-            return "contradicted", f"数字不符：来源中为{'、'.join(f'{x:g}{u}' for x in same_unit)}"
+    conflict = value_conflict(claim, evidence)
+    if conflict:
+        return "contradicted", conflict
+    e_nums = numbers(evidence)
+    c_units = {u for _, u in numbers(claim)}
     if (_UP.search(claim) and _DOWN.search(evidence) and not _UP.search(evidence)) or \
             (_DOWN.search(claim) and _UP.search(evidence) and not _DOWN.search(evidence)):
         return "contradicted", "增减方向与来源相反"
+    none = _NONE_CLAIM.search(claim)
+    if none:
+        counts = [v for v in _predicate_counts(none.group(1), evidence) if v.value > 0]
+        if counts:
+            return "contradicted", f"说法为“{none.group(0)}”，来源中为{_shown(counts)}"
     m_all = _ALL.search(claim)
-    predicate = re.sub(r"^[由被已都均是在]", "", claim[m_all.end(): m_all.end() + 4]) if m_all else ""
+    predicate = re.sub(r"^(?:予以|进行|[由被已都均是在])+", "", claim[m_all.end(): m_all.end() + 6])[:2] if m_all else ""
+    if m_all and len(predicate) == 2:
+        claimed = [v for v in figures(claim) if v.kind == "count"]
+        told = _predicate_counts(predicate, evidence)
+        other = [v for v in told if claimed and all(v.same_unit(c) and v.value != c.value for c in claimed)]
+        if other:
+            return "contradicted", f"来源显示并非全部：{predicate}{_shown(other)}"
     # "全部/一律 X" is contradicted only by evidence about the same X (办结, 自公布…)
     if m_all and (len(predicate) < 2 or predicate[:2] in evidence):
         counts = [v for v, u in e_nums if u in ("件", "项", "宗", "个", "份", "名")]
@@ -84,15 +112,27 @@ def figure_conflict(claim: str, candidates: list[Scored]) -> tuple[Scored, str] 
     return None
 
 
-def governing_requirements(claim: str, ctx: Context, book: SourceBook, k: int = 2) -> list[dict]:
+def scope_conflict(claim: str, candidates: list[Scored]) -> tuple[Scored, str] | None:
+    """A "none" or "all" claim (没有废止的 / 全部予以废止) that a sentence of the same document counts
+    otherwise (3件…废止 / 废止1份)."""
+    if not (_NONE_CLAIM.search(claim) or _ALL.search(claim)):
+        return None
+    for c in candidates:
+        verdict, reason = judge(claim, c.sentence.text)
+        if verdict == "contradicted" and reason.startswith(("说法为", "来源显示并非全部：")):
+            return c, reason
+    return None
+
+
+def governing_requirements(claim: Query, ctx: Context, book: SourceBook, k: int = 2) -> list[dict]:
     """Requirement sentences (要/应当/必须/不得…) of governing documents that address the claim."""
     hits = ctx.retriever.search(claim, Filters(kind=["outline", "law"], level=["national"]), k=6)
     if not hits:
         return []
-    scored = [s for s in topic_sentences(claim, ctx, hits) if _REQUIREMENT.search(s.sentence.text)]
+    scored = [s for s in topic_sentences(claim, hits) if _REQUIREMENT.search(s.sentence.text)]
     out = []
     for s in scored[:k]:
-        if s.score < SUPPORT_MIN:
+        if s.score < ctx.settings.support_min:
             break
         n = book.cite_sentence(s.sentence)
         out.append({"text": s.sentence.text, "source": n, "doc_id": s.sentence.doc_id,
@@ -100,10 +140,13 @@ def governing_requirements(claim: str, ctx: Context, book: SourceBook, k: int = 
     return out
 
 
-def check_one(claim: str, ctx: Context, filters: Filters | None, book: SourceBook) -> tuple[dict, list]:
-    hits = ctx.retriever.search(claim, filters, k=ctx.k)
-    scored: list[Scored] = topic_sentences(claim, ctx, hits) if hits else []
-    if not scored or scored[0].score < RELATED_MIN:
+def check_one(query: Query, ctx: Context, filters: Filters | None, book: SourceBook) -> tuple[dict, list]:
+    """Verdict on one analysed claim."""
+    claim = query.text
+    st = ctx.settings
+    hits = ctx.retriever.search(query, filters, k=ctx.k)
+    scored: list[Scored] = topic_sentences(query, hits) if hits else []
+    if not scored or scored[0].score < st.related_min:
         return {"claim": claim, "verdict": "not_found", "reason": "没有找到足以判断的来源", "evidence": []}, hits
     best = scored[0]
     # judge against the best sentence and the close runners-up of the same passage
@@ -112,12 +155,12 @@ def check_one(claim: str, ctx: Context, filters: Filters | None, book: SourceBoo
     if verdict == "supported":
         # a sentence with several figures: each figure against what the same document says of it
         same_doc = [s for s in scored[:12] if s.sentence.doc_id == best.sentence.doc_id]
-        conflict = figure_conflict(claim, same_doc)
+        conflict = figure_conflict(claim, same_doc) or scope_conflict(claim, same_doc[:6])
         if conflict:
             c, reason = conflict
             verdict = "contradicted"
             related = [c] + [s for s in related if s is not c]
-    if verdict == "supported" and best.score < SUPPORT_MIN:
+    if verdict == "supported" and best.score < st.support_min:
         return {"claim": claim, "verdict": "not_found", "reason": "来源与该说法只部分相关，无法确认", "evidence": []}, hits
     evidence = []
     for s in related[:2]:
@@ -134,16 +177,17 @@ def overall(verdicts: list[str]) -> str:
     return "not_found" if "supported" not in verdicts else "supported"
 
 
-def check(request: str, ctx: Context, filters: Filters | None = None, claim: str | None = None,
-          with_requirements: bool = True) -> Answer:
+def check(query: Query, ctx: Context, filters: Filters | None = None, with_requirements: bool = True) -> Answer:
+    """``query``: analysed for mode ``check`` (its ``claims`` are what is verified)."""
+    request = query.request
     book = SourceBook(ctx.store)
-    claims = split_claims(claim or request)
     rows, all_hits, lines = [], [], []
-    for c in claims:
-        row, hits = check_one(c, ctx, filters, book)
+    for cq in query.claims or (query,):
+        c = cq.text
+        row, hits = check_one(cq, ctx, filters, book)
         if with_requirements and row["verdict"] != "not_found" and any(
-                e["doc_id"] for e in row["evidence"] if ctx.retriever.docs.get(e["doc_id"], {}).get("kind") == "report"):
-            row["requirements"] = governing_requirements(c, ctx, book)
+                ctx.catalog.kind_of(e["doc_id"]) == "report" for e in row["evidence"]):
+            row["requirements"] = governing_requirements(cq, ctx, book)
         rows.append(row)
         all_hits.extend(h for h in hits if h not in all_hits)
         lines.append(f"【{VERDICT_ZH[row['verdict']]}】{c}")

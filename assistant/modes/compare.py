@@ -1,6 +1,7 @@
 """compare: how did other agencies do X — one row per agency: practice, key figures, citation."""
 from __future__ import annotations
 
+from vectorstore.query import Query, Terms
 from vectorstore.retrieve import Filters, Hit
 
 from ..citations import enforce, renumber
@@ -10,11 +11,8 @@ from .base import Context, Scored, gate, passages_of, score_sentences
 from .check import numbers
 from .gather import gather
 
-from vectorstore.rerank import analyse
 
-
-def agency_rows(question: str, ctx: Context, hits: list[Hit], book: SourceBook, per_row: int = 2) -> list[dict]:
-    q = analyse(question, ctx.retriever.idf)
+def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2) -> list[dict]:
     groups: dict[str, list[Hit]] = {}
     for h in hits:
         groups.setdefault(h.doc.get("issuer") or h.chunk.doc_id, []).append(h)
@@ -44,17 +42,17 @@ def agency_rows(question: str, ctx: Context, hits: list[Hit], book: SourceBook, 
     return rows
 
 
-def compare(question: str, ctx: Context, filters: Filters | None = None, backend=None, on_token=None) -> Answer:
-    hits = gather(ctx.retriever, "compare", question, filters, k=12)
-    refused, _ = gate(question, "compare", ctx, hits)
+def compare(query: Query, ctx: Context, filters: Filters | None = None, backend=None, on_token=None) -> Answer:
+    hits = gather(ctx.retriever, "compare", query, filters, k=12)
+    refused, _ = gate(query, "compare", ctx, hits)
     if refused:
         return refused
     if backend is not None:
         from ..generate import llm_answer
 
-        return llm_answer(backend, "compare", question, hits, ctx.store, on_token=on_token)
+        return llm_answer(backend, "compare", query.request, hits, ctx.store, on_token=on_token)
     book = SourceBook(ctx.store)
-    rows = agency_rows(question, ctx, hits, book)
+    rows = agency_rows(query.terms, hits, book)
     lines, exempt = [], []
     head = f"共找到{len(rows)}个单位的相关做法："
     lines.append(head)
@@ -71,5 +69,5 @@ def compare(question: str, ctx: Context, filters: Filters | None = None, backend
     old = {s.number: s for s in book.sources}
     for r in rows:
         r["sources"] = [mapping.get(old[n].chunk_id + f"@{old[n].start}", n) for n in r["sources"]]
-    return Answer(mode="compare", question=question, text=text, sources=sources, flags=flags,
+    return Answer(mode="compare", question=query.request, text=text, sources=sources, flags=flags,
                   compare=rows, passages=passages_of(hits))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from vectorstore.query import Query
 from vectorstore.retrieve import Filters
 
 from ..evidence import SourceBook
@@ -18,7 +19,6 @@ SELF_REF = re.compile(r"(?:我|本)(?:办|局|委|县|区|市|镇|乡|厅|部|�
 YEAR = re.compile(r"(?:19|20)\d{2}(?=\s*年)")
 FIGURE = re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?=%|个|件|项|名|人|日|天|月|宗|份|次|条|家|起|卷|元|倍|余)"
                     r"|(?<=[共达约计])[一二三四五六七八九十百千两]+(?=[个件项名人宗份次条家起])")
-TOPIC_RE = re.compile(r"[“\"「]([^”\"」]{2,40})[”\"」]")
 
 
 def adapt(text: str, agency: str | None, keep_figures: bool = False) -> str:
@@ -29,14 +29,13 @@ def adapt(text: str, agency: str | None, keep_figures: bool = False) -> str:
     return re.sub(r"^\s*(?:[一二三四五六七八九十]+是|\d+[.．、]|[(（][一二三四五六七八九十\d]+[)）])", "", out).strip()
 
 
-def draft(request: str, ctx: Context, filters: Filters | None = None, agency: str | None = None,
+def draft(query: Query, ctx: Context, filters: Filters | None = None, agency: str | None = None,
           backend=None, on_token=None) -> Answer:
-    m = TOPIC_RE.search(request)
-    topic = m.group(1) if m else request
-    hits = gather(ctx.retriever, "draft", topic, filters, k=12)
-    refused, _ = gate(topic, "draft", ctx, hits)
+    """``query``: analysed for mode ``draft`` (its text is the quoted topic when the request quotes one)."""
+    request, topic = query.request, query.text
+    hits = gather(ctx.retriever, "draft", query, filters, k=12)
+    refused, _ = gate(query, "draft", ctx, hits)
     if refused:
-        refused.question = request
         return refused
     if backend is not None:
         from ..generate import llm_answer
@@ -44,7 +43,7 @@ def draft(request: str, ctx: Context, filters: Filters | None = None, agency: st
         return llm_answer(backend, "draft", request, hits, ctx.store, variables={"topic": topic, "agency": agency or "【单位名称】"},
                           on_token=on_token)
     book = SourceBook(ctx.store)
-    rows = agency_rows(topic, ctx, hits, book, per_row=2)
+    rows = agency_rows(query.terms, hits, book, per_row=2)
     lines = [f"（{topic}）"]
     paragraphs = []
     for r in rows[:4]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 
-from vectorstore.rerank import analyse
+from vectorstore.query import Query
 from vectorstore.retrieve import Filters
 
 from ..evidence import SourceBook
@@ -16,13 +16,19 @@ FACT = re.compile(r"(\d+(?:\.\d+)?\s*(?:个工作日|%|日|天|个月|年|件|�
                   r"|([一二三四五六七八九十百千两]+(?:个工作日|日|个月|年|周岁|元))")
 
 
-def quiz(topic: str, ctx: Context, filters: Filters | None = None, n: int = 5, seed: int = 7) -> Answer:
-    hits = ctx.retriever.search(topic, filters, k=10)
-    refused, _ = gate(topic, "quiz", ctx, hits)
+def quiz(query: Query, ctx: Context, filters: Filters | None = None, n: int = 5, seed: int = 7,
+         backend=None, on_token=None) -> Answer:
+    topic = query.request
+    hits = ctx.retriever.search(query, filters, k=10)
+    refused, _ = gate(query, "quiz", ctx, hits)
     if refused:
         return refused
+    if backend is not None:
+        from ..generate import llm_answer
+
+        return llm_answer(backend, "quiz", topic, hits, ctx.store, variables={"count": n}, on_token=on_token)
     rng = random.Random(seed)
-    q = analyse(topic, ctx.retriever.idf)
+    q = query.terms
     scored = [s for s in score_sentences(q, hits) if FACT.search(s.sentence.text) and 12 <= len(s.sentence.text) <= 160]
     pool_facts = [m.group(0) for s in score_sentences(q, hits) for m in FACT.finditer(s.sentence.text)]
     book = SourceBook(ctx.store)
