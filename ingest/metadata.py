@@ -75,29 +75,83 @@ def guess_doc_number(body: str, title: str, fields: dict[str, str]) -> str:
     return ""
 
 
-def guess_issuer(title: str, body: str, fields: dict[str, str]) -> str:
+# fields of a page or a 政务公开 table that name who issued the document, most specific first
+_ISSUER_FIELDS = ("发文机关", "发文机构", "发布机构", "发布单位", "来源单位", "文章来源", "信息来源", "来源", "网站名称")
+_COUNTY_END = ("县", "区", "旗")
+_CITY_RE = r"[\u4e00-\u9fa5]{1,6}?(?:市|自治州|州|盟|地区)"
+_LEFT_EDGE = r"(?:^|(?<=[\s《（(“:：、，,。]))"
+
+
+def _place(name: str) -> str:
+    m = _PLACE_RE.match(name)
+    return m.group(1) if m and m.group(1) else ""
+
+
+def _org_value(value: str) -> str:
+    """A field value that names an organisation ("宝坻区城市管理委员会"), not "本网" or a newspaper."""
+    value = re.split(r"[\s,，;；|]", value.strip())[0]
+    if 3 <= len(value) <= 30 and value.endswith(_ORG_END) and not value.startswith(("本", "新华", "人民网")):
+        return value
+    return ""
+
+
+def _issuer_candidates(title: str, body: str, fields: dict[str, str]) -> list[str]:
+    """Who issued the document, by source: the title, the fields, the signature block, the page's header."""
+    out: list[str] = []
     t = re.sub(r"[（(].*?[）)]", "", title)
     m = re.match(r"^(.{2,30}?)关于", t)
     if m:
-        return m.group(1)
+        out.append(m.group(1))
     m = re.match(r"^(.{2,30}?)(?:19|20)\d{2}\s*年", t)
     if m and m.group(1).endswith(_ORG_END):
-        return m.group(1)
+        out.append(m.group(1))
     if t.startswith("中华人民共和国") or re.search(r"(法|条例)$", t):
         m = re.search(r"(全国人民代表大会常务委员会|全国人民代表大会|国务院)", body[:600])
         if m:
-            return m.group(1)
+            out.append(m.group(1))
+    for key in _ISSUER_FIELDS[:-1]:
+        if _org_value(fields.get(key, "")):
+            out.append(_org_value(fields[key]))
     # signature: the last short organisation line before a date at the end
     lines = [ln.strip() for ln in body.split("\n") if ln.strip()]
     for k in range(len(lines) - 1, max(len(lines) - 4, 0) - 1, -1):
         if _DATE_RE.fullmatch(lines[k]) and k > 0:
             cand = lines[k - 1]
             if len(cand) <= 30 and cand.endswith(_ORG_END):
-                return cand
-    for key in ("发布机构", "发文机构"):
-        if fields.get(key):
-            return fields[key]
-    return ""
+                out.append(cand)
+                break
+    if _org_value(fields.get("网站名称", "")):
+        out.append(_org_value(fields["网站名称"]))
+    # a report titled by its place ("2020年某某区法治政府建设情况报告") is that place's government's
+    rest = re.sub(r"^(?:19|20)\d{2}\s*年度?", "", t)
+    place = _place(rest)
+    if place and rest[len(place):].startswith(("法治政府", "全面依法", "依法行政", "法治建设")):
+        out.append(place + "人民政府")
+    return out
+
+
+def complete_place(issuer: str, body: str, fields: dict[str, str]) -> str:
+    """A district or county issuer without its city, completed from the same document's other lines
+    ("宝坻区城市管理委员会" + a line "天津市宝坻区…" -> "天津市宝坻区城市管理委员会")."""
+    place = _place(issuer)
+    if not place or not place.endswith(_COUNTY_END) or re.search(r"(市|州|盟|地区|省|自治区)", place):
+        return issuer
+    sources = [v for v in fields.values() if v] + body.split("\n")
+    pattern = re.compile(_LEFT_EDGE + "(" + _CITY_RE + ")" + re.escape(place))
+    for text in sources:
+        m = pattern.search(text.strip())
+        if m:
+            return m.group(1) + issuer
+    return issuer
+
+
+def guess_issuer(title: str, body: str, fields: dict[str, str]) -> str:
+    """The most specific candidate: one that names its place wins over an abbreviation ("区城管委")."""
+    cands = _issuer_candidates(title, body, fields)
+    if not cands:
+        return ""
+    best = next((c for c in cands if _place(c) or c.startswith(_NATIONAL)), cands[0])
+    return complete_place(best, body, fields)
 
 
 def guess_region(issuer: str) -> str:
@@ -138,6 +192,11 @@ def guess_year(title: str, body: str, fields: dict[str, str]) -> int | None:
              for y, _, _ in _DATE_RE.findall(line)]
     if dates:
         return max(dates)
+    # a report opens with its year: "2019年，…" / "2019年以来，…" / "2019年度，…"
+    for line in [ln.strip() for ln in body.split("\n") if ln.strip()][:6]:
+        m = re.match(r"^((?:19|20)\d{2})\s*年(?:度|以来|全年|上半年)?\s*[,，、是我全]", _nfkc(line))
+        if m:
+            return int(m.group(1))
     for key in ("成文日期", "发文日期", "发布日期", "发布时间"):
         v = fields.get(key, "")
         m = _DATE_RE.search(v) or _ISO_DATE_RE.search(v)
