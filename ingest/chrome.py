@@ -55,17 +55,32 @@ _PAGE_NUMBER = re.compile(
 _PREV_NEXT = re.compile(r"^(?:上一篇|下一篇|上一条|下一条|上一页|下一页)\s*[:：]?")
 _SCAN_ME = re.compile(r"^(?:扫一扫|用微信扫|手机扫描|扫描二维码|手机阅读|在手机上(?:查看|打开)|手机查看)")
 _SENTENCE_END = re.compile(r"[。；;！？!?]$")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
 def _tokens(line: str) -> list[str]:
     return [t for t in _SPLIT.split(line) if t]
 
 
+_MAX_WORD = max(len(w) for w in UI_WORDS | NAV_WORDS)
+
+
+def _chrome_word(token: str) -> bool:
+    """An interface/menu word, or several run together ("注册搜索" from buttons without a separator)."""
+    if token in UI_WORDS or token in NAV_WORDS or (token.startswith("走进") and len(token) <= 8):
+        return True
+    ok = [True] + [False] * len(token)  # ok[i]: token[:i] splits into chrome words
+    for i in range(1, len(token) + 1):
+        ok[i] = any(ok[j] and (token[j:i] in UI_WORDS or token[j:i] in NAV_WORDS)
+                    for j in range(max(0, i - _MAX_WORD), i) if i - j >= 2 or token[j:i] in UI_WORDS)
+    return ok[-1] and len(token) >= 4
+
+
 def _word_chrome(tokens: list[str]) -> bool:
     """Every token is an interface or menu word (a bar of buttons or a menu of sections)."""
     if not tokens:
         return False
-    ui = sum(1 for t in tokens if t in UI_WORDS or t in NAV_WORDS)
+    ui = sum(1 for t in tokens if _chrome_word(t))
     return ui == len(tokens) and (len(tokens) >= 2 or tokens[0] in UI_WORDS)
 
 
@@ -79,12 +94,13 @@ def _menu_line(tokens: list[str]) -> bool:
 
 def is_nav_item(line: str) -> bool:
     """A single menu label on its own line (only chrome when several such lines follow each other)."""
-    s = unicodedata.normalize("NFKC", line).strip()
+    s = _MD_LINK.sub(r"\1", unicodedata.normalize("NFKC", line)).strip().lstrip("*-• ").strip()
     return s in NAV_WORDS or (s.startswith("走进") and len(s) <= 8)
 
 
 def is_chrome(line: str) -> bool:
-    s = unicodedata.normalize("NFKC", line).strip()
+    # a Markdown copy keeps links as [text](url): the reader sees the text
+    s = _MD_LINK.sub(r"\1", unicodedata.normalize("NFKC", line)).strip().lstrip("#").strip()
     if not s:
         return False
     if len(s) > 160 or _SENTENCE_END.search(s):
@@ -100,3 +116,19 @@ def is_chrome(line: str) -> bool:
         return True  # 首页 > 政务公开 > 通知公告
     tokens = _tokens(s)
     return _word_chrome(tokens) or _menu_line(tokens)
+
+
+_ORG_NAME = re.compile(r"^[\u4e00-\u9fa5]{2,24}(?:人民政府|政府|委员会|管理局|局|办公室|办公厅|厅|委|门户网站|政府网|网站|网)$")
+_DOC_WORDS = re.compile(r"(报告|总结|意见|纲要|方案|决定|办法|条例|规定|通知|法|规则|细则|计划|批复|函)$")
+
+
+def site_header(lines: list[str], limit: int = 6) -> int | None:
+    """Index of a site banner above the document's title: a line that is only an office or site name
+    ("某某区人民政府", "某某市人民政府门户网站") among the first lines, followed within a few lines by a title
+    line (one ending in a document-type word).  A title naming its issuer ("…关于…的报告") is never it."""
+    seen = [(i, ln.strip()) for i, ln in enumerate(lines) if ln.strip()][:limit]
+    for k, (i, text) in enumerate(seen):
+        s = re.sub(r"^#+\s*", "", _MD_LINK.sub(r"\1", unicodedata.normalize("NFKC", text)))
+        if _ORG_NAME.match(s) and any(_DOC_WORDS.search(re.sub(r"^#+\s*", "", t)) for _, t in seen[k + 1:k + 4]):
+            return i
+    return None

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from .chrome import is_chrome, is_nav_item
+from .chrome import is_chrome, is_nav_item, site_header
 
 # Labels of the 政务公开 information tables and "来源/发布时间" lines.
 FIELD_LABELS = (
@@ -139,6 +139,11 @@ def clean_text(text: str) -> Cleaned:
             continue
         kept.append(line)
         i += 1
+    header = site_header(kept)
+    if header is not None:  # the site's banner: who publishes the page, not text of the document
+        fields.setdefault("网站名称", kept[header].strip().lstrip("#").strip())
+        del kept[header]
+        removed += 1
     # collapse the blank runs left behind and trim
     out: list[str] = []
     blank = 0

@@ -16,9 +16,11 @@ DOC_NUMBER_RE = re.compile(
 )
 _TYPE_WORDS = ("报告", "总结", "意见", "纲要", "方案", "决定", "办法", "条例", "规定", "通知", "法", "规则", "细则", "计划")
 _ORG_END = ("人民政府", "政府", "办公厅", "办公室", "委员会", "管理局", "局", "委", "办", "厅", "部", "院", "署", "中心", "常务委员会", "代表大会")
+# a place name's own characters never include a lower level's suffix ("宝坻区城市管理…" is 宝坻区, not a 市)
 _PLACE_RE = re.compile(
-    r"^((?:[\u4e00-\u9fa5]{2,7}?(?:省|自治区|特别行政区))?(?:[\u4e00-\u9fa5]{1,7}?(?:市|自治州|州|盟|地区))?"
-    r"(?:[\u4e00-\u9fa5]{1,7}?(?:县|区|旗))?(?:[\u4e00-\u9fa5]{1,7}?(?:镇|乡|街道))?)"
+    r"^((?:(?:(?![市区县])[\u4e00-\u9fa5]){2,7}?(?:省|自治区|特别行政区))?"
+    r"(?:(?:(?![区县旗省])[\u4e00-\u9fa5]){1,7}?(?:市|自治州|州|盟|地区))?"
+    r"(?:(?:(?![市省])[\u4e00-\u9fa5]){1,7}?(?:县|区|旗))?(?:[\u4e00-\u9fa5]{1,7}?(?:镇|乡|街道))?)"
 )
 _NATIONAL = ("国务院", "全国人民代表大会", "中共中央", "中华人民共和国", "国家", "司法部", "最高人民")
 _DATE_RE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -188,7 +190,10 @@ def guess_year(title: str, body: str, fields: dict[str, str]) -> int | None:
         return int(m.group(1))
     # law/regulation: the latest 通过/修正/修订/公布 date in the header lines
     # (a "2020年1月1日 施行" line is when it takes effect, not the year of the text)
-    dates = [int(y) for line in body.split("\n")[:12] if re.search(r"(通过|修正|修订|公布|发布)", line)
+    head = [ln.strip() for ln in body.split("\n")[:14]]
+    # a header line may be wrapped (OCR, narrow pages): read each with the start of the next
+    dates = [int(y) for k, line in enumerate(head[:12])
+             if re.search(r"(通过|修正|修订|公布|发布)", line + (head[k + 1][:12] if k + 1 < len(head) else ""))
              for y, _, _ in _DATE_RE.findall(line)]
     if dates:
         return max(dates)
@@ -197,6 +202,11 @@ def guess_year(title: str, body: str, fields: dict[str, str]) -> int | None:
         m = re.match(r"^((?:19|20)\d{2})\s*年(?:度|以来|全年|上半年)?\s*[,，、是我全]", _nfkc(line))
         if m:
             return int(m.group(1))
+    # the year of a 文号 (国办发〔2018〕115号) is the year the document was issued
+    number = guess_doc_number(body, title, fields)
+    m = re.search(r"[〔\[［【(（]\s*((?:19|20)\d{2})\s*[〕\]］】)）]", number)
+    if m and "令第" not in number:
+        return int(m.group(1))
     for key in ("成文日期", "发文日期", "发布日期", "发布时间"):
         v = fields.get(key, "")
         m = _DATE_RE.search(v) or _ISO_DATE_RE.search(v)

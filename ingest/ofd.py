@@ -84,8 +84,11 @@ def load_ofd(data: bytes):
         raise IngestError(f"damaged OFD file: {type(exc).__name__}: {exc}") from exc
     parser = OFDParser(None)
     parser.file_tree = tree
+    import contextlib
+
     try:
-        docs = parser.parser()
+        with contextlib.redirect_stdout(io.StringIO()):  # the parser prints its draw parameters
+            docs = parser.parser()
     except IngestError:
         raise
     except Exception as exc:  # noqa: BLE001 - easyofd raises anything on a malformed package

@@ -14,8 +14,8 @@ MIN_HTML_BODY_CHARS = 20  # characters outside links: fewer is a menu page, not 
 # trafilatura's article must hold at least this share of the page's non-link text, else it missed the
 # body (seen on pages whose article is split over table cells) and the whole page text is used
 MIN_ARTICLE_SHARE = 0.3
-_BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "br", "section", "article", "td", "th",
-               "table", "ul", "ol")
+_BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "br", "section", "article", "table",
+               "ul", "ol")
 _TITLE_SEP = re.compile(r"\s*[_|｜]\s*|\s+[-–—]\s+")
 _ORG_END = ("人民政府", "政府", "委员会", "办公室", "办公厅", "管理局", "局", "委", "厅", "院", "署", "中心")
 
@@ -35,10 +35,14 @@ def _decode(data: bytes) -> str:
 
 
 def _page_lines(soup) -> list[str]:
+    """Visible text, one line per block; the cells of a table row side by side (" | ")."""
+    for tag in soup.find_all(["td", "th"]):
+        tag.insert_after(" | ")
     for tag in soup.find_all(_BLOCK_TAGS):
         tag.insert_before("\n")
         tag.insert_after("\n")
     lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in soup.get_text().split("\n")]
+    lines = [re.sub(r"^(?:\|\s*)+|(?:\s*\|)+$", "", ln).strip() for ln in lines]
     return [ln for ln in lines if ln]
 
 
@@ -80,6 +84,26 @@ def _article(html: str) -> tuple[list[str], dict[str, int], dict[str, str]]:
                 m = re.match(r"h(\d)", el.get("rend", "h2"))
                 headings.setdefault(text, min(int(m.group(1)) - 1, 4) if m else 1)
     return [ln for ln in lines if ln], headings, dict(root.attrib)
+
+
+MIN_MATCH_CHARS = 8  # page lines shorter than this are not used to locate the article (too ambiguous)
+
+
+def _article_span(page: list[str], article: list[str]) -> tuple[int, int] | None:
+    """(first, last + 1) page lines that belong to trafilatura's article, or None when it found none
+    or too little of the page (then the whole page is kept and the chrome filter does all the work)."""
+    blob = "\n".join(re.sub(r"\s+", "", ln) for ln in article)
+    if not blob:
+        return None
+    hits = [i for i, ln in enumerate(page)
+            if len(re.sub(r"\s+", "", ln)) >= MIN_MATCH_CHARS and re.sub(r"\s+", "", ln) in blob]
+    if not hits:
+        return None
+    first, last = hits[0], hits[-1] + 1
+    kept = sum(len(re.sub(r"\s+", "", ln)) for ln in page[first:last])
+    if kept < MIN_ARTICLE_SHARE * sum(len(re.sub(r"\s+", "", ln)) for ln in page):
+        return None
+    return first, last
 
 
 def _site_name(title_full: str, attrs: dict[str, str], page: list[str], title: str) -> str:
@@ -124,20 +148,18 @@ def load_html(data: bytes):
     if body_chars - in_links < MIN_HTML_BODY_CHARS:
         raise IngestError("no body text: the HTML page holds only navigation and links "
                           "(save the article page itself)")
-    article, art_headings, attrs = _article(html)
-    article_chars = sum(len(re.sub(r"\s+", "", ln)) for ln in article)
-    # a page trafilatura could only read as one flat block (its baseline) keeps the line structure instead
-    flat = len(article) <= 2 and len(page) >= 10
-    if article and not flat and article_chars >= MIN_ARTICLE_SHARE * (body_chars - in_links):
-        lines = article
-        headings = art_headings
-        doc_title = attrs.get("title", "").strip() or title
-        if doc_title and not any(doc_title in ln for ln in lines[:3]):
+    article, _, attrs = _article(html)
+    lines = _page_lines(soup)
+    span = _article_span(lines, article)
+    if span is not None:
+        # trafilatura locates the article; the page's own lines inside it are kept (trafilatura's output
+        # drops section headings of some layouts), the chrome filter then cleans what sits inside
+        lines = lines[span[0]:span[1]]
+        doc_title = _TITLE_SEP.split(attrs.get("title", "").strip())[0].strip() or title
+        if doc_title and not any(doc_title in ln for ln in lines[:15]):
             lines = [doc_title] + lines  # the page's headline, shown above the article
             headings.setdefault(doc_title, 0)
         title = doc_title or title
-    else:
-        lines = _page_lines(soup)
     fields = dict(page_fields)
     if attrs.get("date") and not any(k in fields for k in ("发布日期", "发布时间", "发文日期", "成文日期")):
         fields["发布日期"] = attrs["date"]
