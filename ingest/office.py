@@ -31,9 +31,9 @@ def antiword_path() -> str | None:
 
 
 def sniff(data: bytes) -> str:
-    """"ole-word" (Word 97 binary), "ole" (another OLE file), "zip" (OOXML) or "unknown"."""
+    """The container: "ole-word" (Word 97 binary), "ole" (another OLE file), "zip" (OOXML) or "unknown"."""
     if data.startswith(OLE_MAGIC):
-        return "ole-word" if _WORD_STREAM in data[:1 << 20] or _WORD_STREAM in data else "ole"
+        return "ole-word" if _WORD_STREAM in data else "ole"
     if data.startswith(b"PK\x03\x04"):
         return "zip"
     return "unknown"

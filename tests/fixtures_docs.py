@@ -11,7 +11,6 @@ made here is committed.
 from __future__ import annotations
 
 import io
-import random
 import re
 import shutil
 import subprocess
@@ -20,8 +19,9 @@ import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from eval.ocr import _wrap, cjk_font_path, images_to_pdf, render_pages  # noqa: F401  (the benchmark's renderer)
+
 ROOT = Path(__file__).resolve().parents[1]
-FONT_PATHS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 
 
 def shared_corpus() -> Path | None:
@@ -29,10 +29,6 @@ def shared_corpus() -> Path | None:
         if (p / "MANIFEST.tsv").is_file():
             return p
     return None
-
-
-def cjk_font_path() -> str | None:
-    return next((p for p in FONT_PATHS if Path(p).is_file()), None)
 
 
 def corpus_lines(rel: str) -> list[str]:
@@ -56,72 +52,6 @@ def body_from(rel: str, start: str, max_chars: int) -> list[str]:
 
 
 # ---- scanned pages -----------------------------------------------------------------------------------
-
-def _wrap(text: str, width: float, indent: int, measure=len) -> list[str]:
-    """Lines of at most ``width`` (characters, or pixels with a font's ``measure``), first line indented."""
-    lines, line = [], "\u3000" * indent
-    for ch in text:
-        if measure(line + ch) > width:
-            lines.append(line)
-            line = ""
-        line += ch
-    if line.strip():
-        lines.append(line)
-    return lines
-
-
-def render_pages(title: str, paragraphs: list[str], dpi: int = 180, seed: int = 0, font_pt: float = 15,
-                 max_pages: int | None = None) -> list[tuple[object, str]]:
-    """A4 page images of a document (title centred, paragraphs indented two characters, page number at the
-    foot), each slightly rotated with scanner noise; returns (image, text drawn on that page)."""
-    from PIL import Image, ImageDraw, ImageFilter, ImageFont
-
-    rng = random.Random(seed)
-    w, h = int(8.27 * dpi), int(11.69 * dpi)
-    px = int(font_pt / 72 * dpi)
-    font = ImageFont.truetype(cjk_font_path(), px)
-    margin = int(0.9 * dpi)
-    step = int(px * 1.7)
-    rows: list[tuple[str, bool]] = [(title, True)]
-    for para in paragraphs:
-        rows += [(ln, False) for ln in _wrap(para, w - 2 * margin, 2, font.getlength)]
-    pages: list[tuple[object, str]] = []
-    i = 0
-    number = 1
-    while i < len(rows) and (max_pages is None or len(pages) < max_pages):
-        img = Image.new("L", (w, h), 255)
-        draw = ImageDraw.Draw(img)
-        y = margin
-        drawn: list[str] = []
-        while i < len(rows) and y + step < h - margin - step:
-            text, centred = rows[i]
-            x = (w - int(font.getlength(text))) // 2 if centred else margin
-            draw.text((x, y), text, font=font, fill=rng.randint(0, 40))
-            drawn.append((text, centred))
-            y += step + (step // 2 if centred else 0)
-            i += 1
-        foot = f"- {number} -"
-        draw.text(((w - len(foot) * px // 2) // 2, h - margin), foot, font=font, fill=30)
-        img = img.rotate(rng.uniform(-1.0, 1.0), resample=Image.BICUBIC, fillcolor=255)
-        noise = Image.effect_noise((w, h), 18)
-        img = Image.blend(img, noise, 0.12).filter(ImageFilter.GaussianBlur(0.4))
-        draw = ImageDraw.Draw(img)
-        for _ in range(300):  # dust specks
-            cx, cy = rng.randrange(w), rng.randrange(h)
-            draw.point((cx, cy), fill=rng.randint(60, 160))
-        truth = "\n".join(t.replace("\u3000", "") for t, _ in drawn) + "\n" + foot
-        pages.append((img, truth))
-        number += 1
-    return pages
-
-
-def images_to_pdf(images: list, dpi: int = 180) -> bytes:
-    """An image-only PDF (no text layer), one JPEG page per image, as a scanner writes it."""
-    buf = io.BytesIO()
-    rgb = [im.convert("L") for im in images]
-    rgb[0].save(buf, "PDF", resolution=dpi, save_all=True, append_images=rgb[1:], quality=80)
-    return buf.getvalue()
-
 
 def scanned_pdf(title: str, paragraphs: list[str], dpi: int = 180, seed: int = 0,
                 max_pages: int | None = None) -> tuple[bytes, list[str]]:

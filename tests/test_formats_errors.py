@@ -102,48 +102,49 @@ BAD = {
 }
 
 
+@pytest.fixture(scope="module")
+def small_kb(tmp_path_factory):
+    from vectorstore.kb import KnowledgeBase
+
+    root = tmp_path_factory.mktemp("bad-formats")
+    (root / "good").mkdir()
+    (root / "good" / "ok.txt").write_text(TINY_REPORT, encoding="utf-8")
+    kb = KnowledgeBase(root / "kb")
+    kb.ingest([root / "good"], progress=False)
+    yield kb, root
+    kb.close()
+
+
 @pytest.mark.parametrize("name", sorted(BAD))
-def test_unreadable_file_gets_a_clear_error_naming_it_and_the_kb_is_unchanged(tmp_path, name):
-    from vectorstore.kb import KnowledgeBase
-
+def test_unreadable_file_gets_a_clear_error_naming_it_and_the_kb_is_unchanged(small_kb, name):
+    kb, root = small_kb
     data, message = BAD[name]
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "ok.txt").write_text(TINY_REPORT, encoding="utf-8")
-    kb = KnowledgeBase(tmp_path / "kb")
-    try:
-        kb.ingest([src], progress=False)
-        before = kb.documents()
-        (src / name).write_bytes(data)
-        report = kb.ingest([src], progress=False)
-        res = next(f for f in report.files if f.path.endswith(name))
-        assert res.status == "error" and message in res.message, res.message
-        assert res.path.endswith(f"/{name}")  # the result names the file
-        assert kb.documents() == before
-        up = kb.ingest_bytes(f"uploads/{name}", data)
-        assert up.status == "error" and message in up.message
-        assert kb.documents() == before
-    finally:
-        kb.close()
+    before = kb.documents()
+    folder = root / name.replace(".", "-")
+    folder.mkdir()
+    (folder / name).write_bytes(data)
+    report = kb.ingest([folder], progress=False)
+    (res,) = report.files
+    assert res.status == "error" and message in res.message, res.message
+    assert res.path.endswith(f"/{name}")  # the result names the file
+    assert kb.documents() == before
+    up = kb.ingest_bytes(f"uploads/{name}", data)
+    assert up.status == "error" and message in up.message
+    assert kb.documents() == before
 
 
-def test_scanned_pdf_without_ocr_models_is_refused_by_name(tmp_path, monkeypatch):
-    from vectorstore.kb import KnowledgeBase
-
+def test_scanned_pdf_without_ocr_models_is_refused_by_name(small_kb, monkeypatch):
+    kb, root = small_kb
     monkeypatch.setattr(ocr, "MODEL_FILES", ("missing_det.onnx", "missing_rec.onnx", "missing_cls.onnx"))
     monkeypatch.setattr(ocr, "_engine", None)
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "scan.pdf").write_bytes(make_image_only_pdf())
-    kb = KnowledgeBase(tmp_path / "kb")
-    try:
-        report = kb.ingest([src], progress=False)
-        (res,) = report.files
-        assert res.status == "error" and res.path.endswith("scan.pdf")
-        assert "OCR models missing" in res.message and "missing_det.onnx" in res.message
-        assert kb.documents() == []
-    finally:
-        kb.close()
+    before = kb.documents()
+    (root / "scans").mkdir()
+    (root / "scans" / "scan.pdf").write_bytes(make_image_only_pdf())
+    report = kb.ingest([root / "scans"], progress=False)
+    (res,) = report.files
+    assert res.status == "error" and res.path.endswith("scan.pdf")
+    assert "OCR models missing" in res.message and "missing_det.onnx" in res.message
+    assert kb.documents() == before
 
 
 def test_blank_scan_says_ocr_found_no_text():
