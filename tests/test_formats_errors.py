@@ -172,3 +172,25 @@ def test_ocr_ofd_and_web_extraction_never_touch_the_network(no_network, monkeypa
                               "某市人民政府", "某局", "2021-01-05")
     assert "扎实推进法治建设" in load_bytes(page.encode("utf-8"), ".html").text
     assert no_network == []
+
+
+# ---- .doc without LibreOffice --------------------------------------------------------------------------
+
+def test_doc_falls_back_to_antiword_and_says_when_neither_is_there(monkeypatch):
+    import shutil
+
+    import fixtures_docs as fx
+    from ingest import office
+
+    if not (shutil.which("soffice") and shutil.which("antiword")):
+        pytest.skip("LibreOffice and antiword are both needed here (make system-deps)")
+    data = fx.doc_bytes("某县司法局2020年法治政府建设情况报告",
+                        ["2020年，某县司法局全年办理行政复议案件12件。", "一、加强组织领导"]
+                        + ["召开专题会议研究法治建设工作，制定年度工作要点，明确责任分工。"] * 30)  # antiword refuses tiny files
+    monkeypatch.setattr(office, "soffice_path", lambda: None)  # LibreOffice absent: antiword reads it
+    loaded = load_bytes(data, ".doc")
+    assert "全年办理行政复议案件12件" in loaded.text and "一、加强组织领导" in loaded.text
+    assert loaded.fmt == "doc"
+    monkeypatch.setattr(office, "antiword_path", lambda: None)
+    with pytest.raises(IngestError, match="neither LibreOffice .* nor antiword is installed"):
+        load_bytes(data, ".wps")
