@@ -98,7 +98,7 @@ def _org_value(value: str) -> str:
 
 
 def _issuer_candidates(title: str, body: str, fields: dict[str, str]) -> list[str]:
-    """Who issued the document, by source: the title, the fields, the signature block, the page's header."""
+    """Who issued the document, by source: the title, the fields, the signature block, the title's place."""
     out: list[str] = []
     t = re.sub(r"[（(].*?[）)]", "", title)
     m = re.match(r"^(.{2,30}?)关于", t)
@@ -122,8 +122,6 @@ def _issuer_candidates(title: str, body: str, fields: dict[str, str]) -> list[st
             if len(cand) <= 30 and cand.endswith(_ORG_END):
                 out.append(cand)
                 break
-    if _org_value(fields.get("网站名称", "")):
-        out.append(_org_value(fields["网站名称"]))
     # a report titled by its place ("2020年某某区法治政府建设情况报告") is that place's government's
     rest = re.sub(r"^(?:19|20)\d{2}\s*年度?", "", t)
     place = _place(rest)
@@ -148,10 +146,12 @@ def complete_place(issuer: str, body: str, fields: dict[str, str]) -> str:
 
 
 def guess_issuer(title: str, body: str, fields: dict[str, str]) -> str:
-    """The most specific candidate: one that names its place wins over an abbreviation ("区城管委")."""
+    """The most specific candidate: one that names its place wins over an abbreviation ("区城管委"); the
+    site's name (the government hosting the page) only when the document names no issuer at all."""
     cands = _issuer_candidates(title, body, fields)
     if not cands:
-        return ""
+        site = _org_value(fields.get("网站名称", ""))
+        return re.sub(r"(门户网站|政府网|网站|网)$", "", site) if site else ""
     best = next((c for c in cands if _place(c) or c.startswith(_NATIONAL)), cands[0])
     return complete_place(best, body, fields)
 

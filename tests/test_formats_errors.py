@@ -76,6 +76,9 @@ def test_issuer_from_fields_header_and_title_place():
         "某津市某坻区城市管理委员会"
     assert complete_place("某坻区城市管理委员会", "正文", {"网站名称": "某津市某坻区人民政府"}) == "某津市某坻区城市管理委员会"
     assert guess_issuer("关于某事的通知", "正文。", {"来源": "本网"}) == ""  # not an organisation
+    # the site hosting a department's page is not its issuer; it is one only when nothing else names one
+    assert guess_issuer("区城管委2021年法治政府建设情况报告", "一年来……", {"网站名称": "某津市某坻区人民政府"}) == "区城管委"
+    assert guess_issuer("关于某事的通知", "正文。", {"网站名称": "某津市某坻区人民政府"}) == "某津市某坻区人民政府"
 
 
 # ---- unreadable files -------------------------------------------------------------------------------------
