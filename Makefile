@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 .PHONY: serve test install system-deps kb eval clean
 
 # Debian packages for the browser tests and CJK screenshots: chromium (driven by Playwright's python
-# client; no browser is ever downloaded) and a Chinese font. Skipped when already installed.
-SYSTEM_PKGS := chromium fonts-wqy-microhei
+# client; no browser is ever downloaded) and a Chinese font (also used to render the OCR test pages);
+# LibreOffice Writer (headless) and antiword read .doc/.wps files. Skipped when already installed.
+SYSTEM_PKGS := chromium fonts-wqy-microhei libreoffice-writer-nogui antiword
 
 $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	# CPU torch first (a bare `torch` pulls GBs of CUDA); sentence-transformers then finds it satisfied
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[st,web,dev]'
+	$(PY) -m pip install -q -e '.[st,web,dev,formats]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,7 +29,7 @@ system-deps:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  echo "installing $(SYSTEM_PKGS) with apt-get"; \
 	  ( $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(SYSTEM_PKGS) ) \
-	    || echo "warning: could not install $(SYSTEM_PKGS); the browser test will fail until they are installed" >&2; \
+	    || echo "warning: could not install $(SYSTEM_PKGS); the browser and .doc/.wps tests will fail until they are installed" >&2; \
 	else \
 	  echo "warning: apt-get not found: install $(SYSTEM_PKGS) yourself for the browser test" >&2; \
 	fi

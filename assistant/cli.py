@@ -54,7 +54,8 @@ def cmd_ingest(settings: Settings, args) -> int:
                 print(f"  = {f.doc_id}: skipped, {f.message}")
             elif f.status != "unchanged" or args.verbose:
                 print(f"  {'+' if f.status == 'added' else '~' if f.status == 'replaced' else '·'} "
-                      f"{f.doc_id}: {f.status}, {f.chunks} chunks, {f.embedded} embedded")
+                      f"{f.doc_id}: {f.status}, {f.chunks} chunks, {f.embedded} embedded"
+                      + (f", {f.ocr_pages} pages read by OCR" if f.ocr_pages else ""))
         s = report.to_dict()["summary"]
         print(f"added {s['added']}, replaced {s['replaced']}, unchanged {s['unchanged']}, "
               f"duplicates {s['duplicate']}, errors {s['error']}; {s['embedded']} chunks embedded")

@@ -354,7 +354,8 @@ class Service:
                 return {"path": doc_id, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0,
                         "message": str(exc)}
         return {"path": doc_id, "doc_id": doc_id, "status": "replaced", "chunks": len(prep.chunks),
-                "embedded": embedded, "message": "已从原始文件重新导入 / re-ingested from the original file"}
+                "embedded": embedded, "ocr_pages": prep.ocr_pages,
+                "message": "已从原始文件重新导入 / re-ingested from the original file"}
 
     # ---- whole-report review ----
     def review(self, filename: str | None, data: bytes | None, text: str | None, agency: str | None = None,

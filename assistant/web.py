@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+from ingest.loaders import SUPPORTED_SUFFIXES
+
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_SSR_MODE", "False")
@@ -221,7 +223,7 @@ def build_blocks(service: Service):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=320):
                         gr.HTML('<div class="fz-section-title">上传文件</div>', js_on_load=None)
-                        up_files = gr.File(file_count="multiple", file_types=[".txt", ".md", ".pdf", ".docx", ".html", ".htm"],
+                        up_files = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
                                            label="选择文件（txt / md / pdf / docx / html，可多选）", type="filepath",
                                            elem_id="fz-upload-files")
                         with gr.Accordion("为本次上传统一设置元数据（可选，留空则自动识别）", open=False):
@@ -257,7 +259,7 @@ def build_blocks(service: Service):
                         with gr.Row():
                             save = gr.Button("保存元数据", variant="primary", elem_id="fz-save")
                             reingest = gr.Button("重新导入", elem_id="fz-reingest")
-                            replace = gr.UploadButton("上传新版本替换", file_types=[".txt", ".md", ".pdf", ".docx", ".html", ".htm"],
+                            replace = gr.UploadButton("上传新版本替换", file_types=list(SUPPORTED_SUFFIXES),
                                                       elem_id="fz-replace")
                             delete = gr.Button("删除文档", variant="stop", elem_id="fz-delete")
                         with gr.Row(visible=False) as confirm_row:

@@ -335,7 +335,8 @@ def upload_results_html(results: list[dict]) -> str:
         label, cls = STATUS_ZH.get(r["status"], (r["status"], "muted"))
         detail = zh_message(r["status"], r.get("message") or "")
         if r["status"] in ("added", "replaced"):
-            detail = f"{r.get('chunks', 0)} 个段落，新向量化 {r.get('embedded', 0)} 个" + (f"；{detail}" if detail else "")
+            detail = f"{r.get('chunks', 0)} 个段落，新向量化 {r.get('embedded', 0)} 个" + (f"；{detail}" if detail else "") \
+                + (f"；OCR 识别 {r['ocr_pages']} 页" if r.get("ocr_pages") else "")
         elif r["status"] == "unchanged" and not detail:
             detail = "与知识库中的同名文档内容相同，无需重新导入"
         name = Path(r.get("path") or r.get("doc_id") or "").name

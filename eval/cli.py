@@ -1,4 +1,4 @@
-"""`python -m eval retrieval|answers|compare --questions FILE [--json]` and `python -m eval bench`.
+"""`python -m eval retrieval|answers|compare --questions FILE [--json]`, `python -m eval bench` and `python -m eval ocr`.
 
 Drives the same public functions a user calls (KnowledgeBase, Retriever, the assistant's modes).
 The knowledge base is built (incrementally) from ``--corpus`` into ``--kb`` first.
@@ -94,8 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--limit", type=int, default=None, help="at most this many questions per size")
     b.add_argument("--embedder", default=None)
     b.add_argument("--json", action="store_true")
+    o = sub.add_parser("ocr", help="seconds per page and character accuracy of OCR on pages rendered from corpus text")
+    o.add_argument("--corpus", type=Path, default=None, help="texts to render (default: the shared corpus)")
+    o.add_argument("--pages", type=int, default=12)
+    o.add_argument("--dpi", type=lambda v: [int(x) for x in v.split(",")], default=[150, 180, 200],
+                   help="scan resolutions, cycled, e.g. 150,200")
+    o.add_argument("--out", type=Path, default=None, help="also write ocr.json here")
+    o.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     args.argv = argv
+    if args.command == "ocr":
+        from .ocr import main as ocr_main
+
+        return ocr_main(args)
     if not args.questions.is_file():
         print(f"error: no questions file {args.questions}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""Remove government web-page junk from a document body and keep what it says as metadata.
+"""Remove page chrome from a document body (``ingest.chrome``) and keep what it says as metadata.
 
 The body keeps its original characters; only whole junk lines are dropped.  Normalisation
 (NFKC, whitespace) is a separate function used for matching and indexing only.
@@ -9,11 +9,14 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .chrome import is_chrome, is_nav_item, site_header
+
 # Labels of the 政务公开 information tables and "来源/发布时间" lines.
 FIELD_LABELS = (
     "索引号", "主题分类", "体裁分类", "组配分类", "服务对象", "来源", "信息来源", "发文机构", "发布机构",
     "发文字号", "文号", "发文日期", "成文日期", "有效性", "发布日期", "发布时间", "内容概述", "废止日期",
     "关键词", "主题词", "作者", "浏览次数", "点击数", "访问量", "生效日期", "时效",
+    "文章来源", "来源单位", "发文机关", "发布单位", "责任编辑", "编辑", "阅读次数", "浏览量", "信息提供",
 )
 _LABEL_RE = "|".join(sorted(FIELD_LABELS, key=len, reverse=True))
 _BULLET = r"[•·●◆▪■□\-\*]"
@@ -47,11 +50,37 @@ def _is_field_line(line: str) -> bool:
     return bool(_BULLET_FIELD.match(line))
 
 
+def _field_value(value: str) -> str:
+    """A field's value without the page buttons that follow it on the line (【打印】, [关闭], 字体: 大 中 小)."""
+    value = re.split(r"\s*[【\[]|\s+(?:字体|字号|分享到|打印|关闭)", value.strip())[0]
+    return value.strip(" |｜")
+
+
 def _keep_first(fields: dict[str, str], pairs: list[tuple[str, str]]) -> None:
     """Record label -> value; the first non-empty value of a label wins."""
     for label, value in pairs:
+        value = _field_value(value)
         if value and label not in fields:
             fields[label] = value
+
+
+MIN_MENU_RUN = 3  # this many single menu labels on consecutive lines are a flattened menu
+
+
+def _menu_runs(lines: list[str]) -> set[int]:
+    """Indices of lines inside runs of single menu labels (blank lines between them allowed)."""
+    out: set[int] = set()
+    run: list[int] = []
+    for i, line in enumerate(lines + [" \x00"]):
+        if not line.strip():
+            continue
+        if is_nav_item(line):
+            run.append(i)
+            continue
+        if len(run) >= MIN_MENU_RUN:
+            out.update(run)
+        run = []
+    return out
 
 
 def clean_text(text: str) -> Cleaned:
@@ -59,9 +88,14 @@ def clean_text(text: str) -> Cleaned:
     kept: list[str] = []
     fields: dict[str, str] = {}
     removed = 0
+    menus = _menu_runs(lines)
     i = 0
     while i < len(lines):
         line = lines[i]
+        if i in menus:
+            removed += 1
+            i += 1
+            continue
         m = _BULLET_FIELD.match(line)
         if m:
             label, value = m.group("label"), m.group("value").strip()
@@ -99,12 +133,17 @@ def clean_text(text: str) -> Cleaned:
                 removed += 1
                 i += 1
                 continue
-        if _JUNK_LINE.match(line):
+        if _JUNK_LINE.match(line) or is_chrome(line):
             removed += 1
             i += 1
             continue
         kept.append(line)
         i += 1
+    header = site_header(kept)
+    if header is not None:  # the site's banner: who publishes the page, not text of the document
+        fields.setdefault("网站名称", kept[header].strip().lstrip("#").strip())
+        del kept[header]
+        removed += 1
     # collapse the blank runs left behind and trim
     out: list[str] = []
     blank = 0

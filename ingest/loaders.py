@@ -9,9 +9,13 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
+from typing import Callable
+
 from .records import IngestError
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".docx", ".html", ".htm")
+Progress = Callable[[int, int, float], None]  # (pages done, pages in all, pages per second)
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf", ".docx", ".doc", ".wps", ".ofd", ".html", ".htm")
 
 
 @dataclass
@@ -22,6 +26,9 @@ class Loaded:
     # lines styled as headings (docx, html, md), stripped -> level (0 document title, 1 section, 2 subsection…)
     heading_lines: dict[str, int] = field(default_factory=dict)
     title_hint: str = ""  # <title>, docx core title, PDF metadata title
+    ocr_pages: int = 0  # pages read by OCR (scanned PDF pages)
+    # metadata found outside the main text (a web page's 来源 / 发布时间 lines, site name, date)
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 def decode_text(data: bytes) -> str:
@@ -76,11 +83,19 @@ def load_text(data: bytes, fmt: str = "txt") -> Loaded:
     return Loaded(text=text, fmt=fmt, heading_lines=headings)
 
 
-def load_pdf(data: bytes) -> Loaded:
+def _visible_chars(text: str) -> int:
+    return sum(1 for ch in text if not ch.isspace())
+
+
+def load_pdf(data: bytes, progress: Progress | None = None) -> Loaded:
+    """Text layer per page; a page without one (a scan) is read by OCR.  Offsets and page numbers are kept
+    the same way for both kinds of page, so a mixed PDF reads as one text."""
     if not data.startswith(b"%PDF"):
         raise IngestError("not a PDF file (no %PDF header)")
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    from .ocr import OCR_MIN_PAGE_CHARS
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -91,14 +106,9 @@ def load_pdf(data: bytes) -> Loaded:
                 ok = 0
             if not ok:
                 raise IngestError("encrypted PDF: remove the password and try again")
-        parts: list[str] = []
-        pages: list[tuple[int, int]] = []
-        offset = 0
-        for number, page in enumerate(reader.pages, start=1):
-            page_text = (page.extract_text() or "").replace("\r\n", "\n").strip("\n")
-            pages.append((offset, number))
-            parts.append(page_text)
-            offset += len(page_text) + 1
+        page_texts: list[str] = []
+        for page in reader.pages:
+            page_texts.append((page.extract_text() or "").replace("\r\n", "\n").strip("\n"))
         title = ""
         try:
             title = (reader.metadata.title or "") if reader.metadata else ""
@@ -110,13 +120,29 @@ def load_pdf(data: bytes) -> Loaded:
         raise IngestError(f"damaged or truncated PDF: {exc}") from exc
     except Exception as exc:  # pypdf raises many kinds on malformed files (NotImplementedError for bad filters…)
         raise IngestError(f"damaged or unsupported PDF: {type(exc).__name__}: {exc}") from exc
+    scanned = [i for i, t in enumerate(page_texts) if _visible_chars(t) < OCR_MIN_PAGE_CHARS]
+    if scanned:
+        from .ocr import ocr_pages, render_pdf_pages
+
+        for i, text in zip(scanned, ocr_pages(render_pdf_pages(data, scanned), len(scanned), progress)):
+            if _visible_chars(text) > _visible_chars(page_texts[i]):
+                page_texts[i] = text
+    parts: list[str] = []
+    pages: list[tuple[int, int]] = []
+    offset = 0
+    for number, page_text in enumerate(page_texts, start=1):
+        pages.append((offset, number))
+        parts.append(page_text)
+        offset += len(page_text) + 1
     text = "\n".join(parts)
     if not text.strip():
-        raise IngestError("no text layer: needs OCR (the PDF holds only scanned images; run OCR first)")
-    return Loaded(text=text, fmt="pdf", pages=pages, title_hint=_pdf_title(str(title)))
+        raise IngestError("no text found: the PDF has no text layer and OCR read no text on its "
+                          f"{len(scanned)} scanned page(s) (blank or unreadable scan)")
+    return Loaded(text=text, fmt="pdf", pages=pages, title_hint=_pdf_title(str(title)), ocr_pages=len(scanned))
 
 
-_PLACEHOLDER_TITLES = {"untitled", "无标题", "anonymous", "document", "untitled document", "(anonymous)"}
+_PLACEHOLDER_TITLES = {"untitled", "无标题", "anonymous", "document", "untitled document", "(anonymous)",
+                       "word document", "microsoft word document", "文档", "新建文档", "wps文字"}
 
 
 def _pdf_title(title: str) -> str:
@@ -154,65 +180,37 @@ def load_docx(data: bytes) -> Loaded:
         for row in table.rows:
             cells = [c.text.strip() for c in row.cells]
             lines.append(" | ".join(c for c in cells if c))
-    title = (document.core_properties.title or "").strip()
+    title = _pdf_title(document.core_properties.title or "")
     text = "\n".join(lines)
     return Loaded(text=text, fmt="docx", heading_lines=headings, title_hint=title)
 
 
-MIN_HTML_BODY_CHARS = 20  # characters outside links: fewer is a menu page, not a document
-_BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "br", "section", "article", "td", "th", "table", "ul", "ol")
-
-
 def load_html(data: bytes) -> Loaded:
-    from bs4 import BeautifulSoup
+    from .webpage import load_html as _load_html
 
-    meta_charset = re.search(rb"charset=[\"']?([A-Za-z0-9_-]+)", data[:2048])
-    text_raw = None
-    if meta_charset:
-        enc = meta_charset.group(1).decode("ascii").lower()
-        enc = "gb18030" if enc in ("gb2312", "gbk") else enc
-        try:
-            text_raw = data.decode(enc)
-        except (LookupError, UnicodeDecodeError):
-            text_raw = None
-    if text_raw is None:
-        text_raw = decode_text(data)
-    soup = BeautifulSoup(text_raw, "html.parser")
-    title = soup.title.get_text(strip=True) if soup.title else ""
-    # <title> is usually "document title_site name": keep the document part
-    title = re.split(r"\s*[_|｜]\s*|\s+[-–—]\s+", title)[0].strip() or title
-    # <title> is metadata, not body text (it would otherwise be read as the first line)
-    for tag in soup(["title", "script", "style", "noscript", "nav", "header", "footer", "iframe", "form"]):
-        tag.decompose()
-    headings: dict[str, int] = {}
-    for h in soup.find_all(["h1", "h2", "h3", "h4"]):
-        heading = re.sub(r"[ \t\u00a0]+", " ", h.get_text(" ", strip=True)).strip()
-        if heading:
-            headings.setdefault(heading, int(h.name[1]) - 1)  # <h1> is the page title: level 0
-    body = re.sub(r"\s+", "", soup.get_text())
-    in_links = sum(len(re.sub(r"\s+", "", a.get_text())) for a in soup.find_all("a"))
-    if len(body) - in_links < MIN_HTML_BODY_CHARS:
-        raise IngestError("no body text: the HTML page holds only navigation and links "
-                          "(save the article page itself)")
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    text = soup.get_text()
-    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in text.split("\n")]
-    text = "\n".join(ln for ln in lines if ln)
-    return Loaded(text=text, fmt="html", heading_lines=headings, title_hint=title)
+    return _load_html(data)
 
 
-def load_bytes(data: bytes, suffix: str) -> Loaded:
+def load_bytes(data: bytes, suffix: str, progress: Progress | None = None) -> Loaded:
+    """One file's bytes -> ``Loaded`` (raises IngestError).  A plain function of its arguments, so a worker
+    process can run it; ``progress(done, total, pages/s)`` reports OCR of scanned pages."""
     suffix = suffix.lower()
     if not data.strip():
         raise IngestError("empty file")
     if suffix in (".txt", ".md"):
         return load_text(data, "md" if suffix == ".md" else "txt")
     if suffix == ".pdf":
-        return load_pdf(data)
+        return load_pdf(data, progress)
     if suffix == ".docx":
         return load_docx(data)
+    if suffix in (".doc", ".wps"):
+        from .office import load_word_binary
+
+        return load_word_binary(data, suffix)
+    if suffix == ".ofd":
+        from .ofd import load_ofd
+
+        return load_ofd(data)
     if suffix in (".html", ".htm"):
         return load_html(data)
     raise IngestError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}")

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from .chunking import chunk_document
 from .clean import clean_text
-from .loaders import SUPPORTED_SUFFIXES, load_bytes
+from .loaders import SUPPORTED_SUFFIXES, Progress, load_bytes
 from .metadata import MANIFEST_NAME, Meta, apply_manifest, extract, read_manifest
 from .records import Chunk, Document, IngestError
 
 DEFAULT_MAX_BYTES = 50 * 2**20
 # Bump when loading, cleaning, metadata or chunking changes what a file becomes: stored documents
 # made by an older pipeline are then re-processed (unchanged chunk texts reuse their cached vectors).
-PIPELINE_VERSION = "2026-11-23.1"
+PIPELINE_VERSION = "2026-12-03.1"  # general chrome filter, trafilatura, OCR, .doc/.wps/.ofd, issuer/year
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Candidate:
 class Prepared:
     document: Document
     chunks: list[Chunk]
+    ocr_pages: int = 0  # pages of the file read by OCR
 
 
 def discover(paths: list[Path]) -> tuple[list[Candidate], list[tuple[Path, str]]]:
@@ -166,10 +167,23 @@ def safe_doc_id(name: str) -> str:
 
 
 def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] | None = None,
-            overrides: Meta | None = None) -> Prepared:
-    """Turn one file's bytes into a Document and its chunks (raises IngestError)."""
-    loaded = load_bytes(data, suffix)
+            overrides: Meta | None = None, progress: Progress | bool | None = None) -> Prepared:
+    """Turn one file's bytes into a Document and its chunks (raises IngestError).
+
+    ``progress``: a callable ``(pages done, total, pages/s)`` for OCR, or True for a terminal bar."""
+    close = None
+    if progress is True:
+        from .ocr import terminal_progress
+
+        progress, close = terminal_progress(f"OCR {Path(doc_id).name}")
+    try:
+        loaded = load_bytes(data, suffix, progress or None)
+    finally:
+        if close is not None:
+            close()
     cleaned = clean_text(loaded.text)
+    for label, value in loaded.fields.items():  # metadata lines found outside the article (web pages)
+        cleaned.fields.setdefault(label, value)
     if not cleaned.text.strip():
         raise IngestError("no body text left after removing navigation and page furniture")
     pages = loaded.pages
@@ -190,7 +204,7 @@ def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] 
     chunks = chunk_document(doc, loaded.heading_lines)
     if not chunks:
         raise IngestError("no text to index")
-    return Prepared(doc, chunks)
+    return Prepared(doc, chunks, loaded.ocr_pages)
 
 
 def _remap_pages(raw: str, cleaned: str, pages: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -86,7 +86,7 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "renamed-binary.pdf": (bytes(range(256)) * 16, "not a PDF file (no %PDF header)"),
     "truncated.pdf": (_truncated_pdf(), "damaged or truncated PDF"),
     "encrypted.pdf": (make_cjk_pdf([["申县司法局内部资料"]], encrypt="s3cret"), "encrypted PDF: remove the password"),
-    "scanned.pdf": (make_image_only_pdf(), "no text layer: needs OCR"),
+    "scanned.pdf": (make_image_only_pdf(), "no text layer and OCR read no text"),  # a blank scan
     "garbage.txt": (_mixed_garbage(), "encoding"),
     "not-word.docx": (_zip_not_docx(), "not a Word document"),
     "menu.html": (MENU_HTML.encode("utf-8"), "no body text: the HTML page holds only navigation and links"),

@@ -29,6 +29,7 @@ class FileResult:
     chunks: int = 0
     embedded: int = 0
     message: str = ""
+    ocr_pages: int = 0  # pages read by OCR (scanned PDF pages)
 
 
 @dataclass
@@ -72,7 +73,7 @@ class KnowledgeBase:
         todo: list[tuple[Candidate, Prepared, str]] = []
         seen_hashes: dict[str, str] = {}
         for cand in cands:
-            res = self._prepare_one(cand, manifests, seen_hashes, todo)
+            res = self._prepare_one(cand, manifests, seen_hashes, todo, progress)
             if res is not None:
                 report.files.append(res)
                 if on_file:
@@ -83,7 +84,8 @@ class KnowledgeBase:
             for cand, prep, status in todo:
                 try:
                     embedded = self._commit(prep, bar)
-                    res = FileResult(str(cand.path), prep.document.id, status, len(prep.chunks), embedded)
+                    res = FileResult(str(cand.path), prep.document.id, status, len(prep.chunks), embedded,
+                                     ocr_pages=prep.ocr_pages)
                 except DuplicateContent as exc:  # stored meanwhile by another process
                     res = FileResult(str(cand.path), prep.document.id, "duplicate", message=str(exc))
                 except IngestError as exc:
@@ -121,14 +123,14 @@ class KnowledgeBase:
                 return FileResult(given, doc_id, "duplicate", message=f"same content as {dup}")
             status = "replaced" if self.store.doc_hash(doc_id) else "added"
             try:
-                prep = prepare(doc_id, data, Path(doc_id).suffix, None, overrides)
+                prep = prepare(doc_id, data, Path(doc_id).suffix, None, overrides, progress=progress)
                 prep.document.fingerprint = fp
             except IngestError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a parser tripping over a malformed file
                 raise IngestError(f"cannot read this file: {type(exc).__name__}: {exc}") from exc
             embedded = self._commit(prep, None)
-            return FileResult(given, doc_id, status, len(prep.chunks), embedded)
+            return FileResult(given, doc_id, status, len(prep.chunks), embedded, ocr_pages=prep.ocr_pages)
         except DuplicateContent as exc:
             return FileResult(given, doc_id, "duplicate", message=str(exc))
         except IngestError as exc:
@@ -141,7 +143,7 @@ class KnowledgeBase:
         return {k: v for k, v in vars(overrides).items() if v not in ("", None) and current.get(k) != v}
 
     def _prepare_one(self, cand: Candidate, manifests: ManifestCache, seen: dict[str, str],
-                     todo: list) -> FileResult | None:
+                     todo: list, progress: bool = False) -> FileResult | None:
         doc_id = cand.doc_id
         try:
             data = read_candidate(cand, self.max_bytes)
@@ -154,7 +156,7 @@ class KnowledgeBase:
             if dup and dup != doc_id:
                 return FileResult(str(cand.path), doc_id, "duplicate", message=f"same content as {dup}")
             seen[h] = doc_id
-            prep = prepare(doc_id, data, cand.path.suffix, row)
+            prep = prepare(doc_id, data, cand.path.suffix, row, progress=progress)
             prep.document.fingerprint = fp
         except IngestError as exc:
             return FileResult(str(cand.path), doc_id, "error", message=str(exc))
