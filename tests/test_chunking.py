@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from conftest import CORPUS, manifest_rows
+from conftest import CORPUS, manifest_rows, needs_governing_texts
 from ingest.chunking import HEADING_MAX, MAX_CHARS, MAX_TOKENS, chunk_document, count_tokens, heading_of
 from ingest.clean import normalize_keep_space
 from ingest.metadata import read_manifest
@@ -154,6 +154,7 @@ def test_every_report_section_chunk_is_under_its_numbered_heading(prepared):
                 assert h in prep.document.text[: c.start + len(h) + 1] or h in c.text
 
 
+@needs_governing_texts
 def test_law_chunks_carry_chapter_section_and_article(prepared):
     prep = prepared[XUKE]
     c = _chunk_with(prep, "第三十条 行政机关应当将法律、法规、规章规定的有关行政许可的事项")
@@ -180,6 +181,7 @@ def test_every_law_chunk_names_its_articles(prepared, rel):
         assert art in c.text or art in prep.document.text[: c.start]
 
 
+@needs_governing_texts
 def test_table_of_contents_is_not_taken_for_sections(prepared):
     prep = prepared["outlines/law-fazhi-xuanchuan-jiaoyu-fa-2025.txt"]
     c = _chunk_with(prep, "第一条\u3000为了加强法治宣传教育")
@@ -187,6 +189,7 @@ def test_table_of_contents_is_not_taken_for_sections(prepared):
     assert "目\u3000\u3000录" in prep.chunks[0].text and prep.chunks[0].heading_path == []
 
 
+@needs_governing_texts
 def test_the_title_starts_every_index_text_for_laws_too(prepared):
     prep = prepared[XUKE]
     assert prep.document.title == "中华人民共和国行政许可法（2019年修正）"

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import CORPUS, manifest_rows
+from conftest import CORPUS, HAS_GOVERNING_TEXTS, manifest_rows, needs_governing_texts
 from ingest.clean import clean_text, normalize
 from ingest.metadata import DOC_NUMBER_RE, Meta, apply_manifest, extract, guess_year, read_manifest
 from ingest.pipeline import prepare
@@ -142,6 +142,7 @@ def test_manifest_covers_every_corpus_file():
     assert set(read_manifest(CORPUS)) == files
 
 
+@needs_governing_texts
 def test_manifest_numbers_from_titles():
     assert _prepare("outlines/2019-zhongda-xingzheng-juece-chengxu-tiaoli.txt", True).document.doc_number == "国务院令第713号"
     assert _prepare("outlines/reg-youhua-yingshang-huanjing-tiaoli-2019.txt", True).document.doc_number == "国务院令第722号"
@@ -203,7 +204,10 @@ AUTO_EXACT = {  # values checked against the text itself where the manifest spel
 
 
 def test_auto_expectations_cover_every_file():
-    assert set(AUTO_RIGHT) == set(MANIFEST)
+    if HAS_GOVERNING_TEXTS:
+        assert set(AUTO_RIGHT) == set(MANIFEST)
+    else:  # only the provided samples are here
+        assert set(MANIFEST) <= set(AUTO_RIGHT)
 
 
 @pytest.mark.parametrize("rel", sorted(MANIFEST))
