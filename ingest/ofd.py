@@ -11,7 +11,7 @@ import io
 import zipfile
 
 from .layout import page_text
-from .records import IngestError
+from .records import IngestError, Loaded
 
 MAX_UNPACKED_BYTES = 300 * 2**20  # an OFD whose parts unpack to more than this is refused (zip bomb)
 _ROOT = "/ofd"
@@ -62,8 +62,6 @@ def _pieces(page: dict) -> list[tuple[float, float, float, float, str]]:
 
 
 def load_ofd(data: bytes):
-    from .loaders import Loaded
-
     import warnings
 
     try:

@@ -12,7 +12,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .records import IngestError
+from .docx_reader import load_docx
+from .records import IngestError, Loaded
 
 CONVERT_TIMEOUT_S = 120  # longest a LibreOffice conversion may take before the file is given up
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -96,8 +97,6 @@ def text_with_antiword(data: bytes) -> str:
 
 def load_word_binary(data: bytes, suffix: str):
     """A .doc / .wps file as a ``Loaded``: LibreOffice -> .docx (keeps heading styles), else antiword -> text."""
-    from .loaders import Loaded, load_docx
-
     fmt = suffix.lstrip(".").lower() or "doc"
     kind = sniff(data)
     if kind == "zip":  # a .docx under another name (newer WPS Office saves so)

@@ -64,3 +64,18 @@ class Chunk:
 
 class IngestError(Exception):
     """A file that cannot be ingested; the message is meant for the user."""
+
+
+@dataclass
+class Loaded:
+    """What a loader makes of one file's bytes: the text and what the format tells besides it."""
+
+    text: str
+    fmt: str
+    pages: list[tuple[int, int]] = field(default_factory=list)  # (start offset, page number)
+    # lines styled as headings (docx, html, md), stripped -> level (0 document title, 1 section, 2 subsection…)
+    heading_lines: dict[str, int] = field(default_factory=dict)
+    title_hint: str = ""  # <title>, docx core title, PDF metadata title
+    ocr_pages: int = 0  # pages read by OCR (scanned PDF pages)
+    # metadata found outside the main text (a web page's 来源 / 发布时间 lines, site name, date)
+    fields: dict[str, str] = field(default_factory=dict)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from .records import IngestError
+from .encoding import decode_text
+from .records import IngestError, Loaded
 
 MIN_HTML_BODY_CHARS = 20  # characters outside links: fewer is a menu page, not a document
 # trafilatura's article must hold at least this share of the page's non-link text, else it missed the
@@ -21,8 +22,6 @@ _ORG_END = ("人民政府", "政府", "委员会", "办公室", "办公厅", "�
 
 
 def _decode(data: bytes) -> str:
-    from .loaders import decode_text
-
     meta_charset = re.search(rb"charset=[\"']?([A-Za-z0-9_-]+)", data[:2048])
     if meta_charset:
         enc = meta_charset.group(1).decode("ascii").lower()
@@ -124,8 +123,6 @@ def load_html(data: bytes):
     from bs4 import BeautifulSoup
 
     from .clean import clean_text
-    from .loaders import Loaded
-
     html = _decode(data)
     soup = BeautifulSoup(html, "html.parser")
     title_full = soup.title.get_text(strip=True) if soup.title else ""
