@@ -5,7 +5,7 @@ document upload is being ingested.
                         [--questions-file eval/questions.jsonl] [--upload FILE] [--url http://host:port]
                         [--auth user:pw] [--max-seconds 1800] [--json]
 
-Without ``--url`` the web app (``assistant.web.create_app``: the API and the Gradio UI, what
+Without ``--url`` the web app (``assistant.delivery.web.create_app``: the API and the Gradio UI, what
 ``fazhi serve`` runs; the bare API when the web extra is missing) is started in this process on a
 free loopback port over ``--kb`` (built from ``--corpus`` first when empty).  Reports throughput,
 p50/p95/max latency and errors, and checks that nothing is lost: every request is answered with
@@ -54,12 +54,12 @@ def serve(assistant, auth: str | None = None, app: str = "web"):
     """The app on a free loopback port in a background thread; yields its base URL."""
     import uvicorn
 
-    from assistant.api import Service, create_api, parse_auth
+    from assistant.delivery.api import Service, create_api, parse_auth
 
     asgi = None
     if app == "web":
         try:
-            from assistant.web import create_app
+            from assistant.delivery.web import create_app
 
             asgi = create_app(assistant, auth)
         except ImportError:
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         report = go(args.url.rstrip("/"))
     else:
-        from assistant.commands import build_corpus, corpus_to_build
+        from assistant.delivery.commands import build_corpus, corpus_to_build
         from assistant.service import Assistant
         from assistant.settings import Settings
 

@@ -44,7 +44,7 @@ def one_start(kb: Path, corpus: list[Path], port: int, limit_s: float = 900) -> 
     env = dict(os.environ, FAZHI_KB=str(kb), FAZHI_CORPUS=os.pathsep.join(map(str, corpus)),
                FAZHI_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.delivery.cli", "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first_page = app = None
     building_seen = False

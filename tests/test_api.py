@@ -20,7 +20,7 @@ from conftest import TINY_REPORT, write_tiny_corpus
 fastapi = pytest.importorskip("fastapi", reason="the web extra is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from assistant.api import Service, create_api, filters_from_json, parse_auth, standalone_question  # noqa: E402
+from assistant.delivery.api import Service, create_api, filters_from_json, parse_auth, standalone_question  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from vectorstore.kb import KnowledgeBase  # noqa: E402
@@ -305,7 +305,7 @@ def test_concurrent_requests_queue_around_the_single_writer(tiny):
 
 
 def test_bind_rules_without_login():
-    from assistant.web import resolve_bind
+    from assistant.delivery.web import resolve_bind
 
     assert resolve_bind("0.0.0.0", []) [0] == "127.0.0.1" and resolve_bind("0.0.0.0", [])[1]
     assert resolve_bind(None, []) == ("127.0.0.1", None)
@@ -314,7 +314,7 @@ def test_bind_rules_without_login():
 
 def test_web_app_serves_offline_with_login(tiny, no_network):
     """The mounted app: UI and API behind the same login; no outside connection is attempted."""
-    from assistant.web import create_app
+    from assistant.delivery.web import create_app
 
     app = create_app(tiny, "alice:s3cret")
     with TestClient(app) as c:
@@ -334,8 +334,8 @@ def test_web_app_serves_offline_with_login(tiny, no_network):
 
 def test_cli_serve_accepts_auth(monkeypatch, tmp_path):
     """`fazhi serve --auth` reaches launch() with the login set (launch itself is replaced here)."""
-    import assistant.commands as commands
-    from assistant.cli import main
+    import assistant.delivery.commands as commands
+    from assistant.delivery.cli import main
 
     seen = {}
 
@@ -347,7 +347,7 @@ def test_cli_serve_accepts_auth(monkeypatch, tmp_path):
             before_serve()  # hands the notice page's port over
         return 0
 
-    import assistant.web as web
+    import assistant.delivery.web as web
 
     monkeypatch.setattr(web, "launch", fake_launch)
     src = write_tiny_corpus(tmp_path / "src")
@@ -359,7 +359,7 @@ def test_cli_serve_accepts_auth(monkeypatch, tmp_path):
 def test_answer_rendering_marks_flags_and_escapes():
     """The chat HTML: markers link to the sources beside the answer, unsupported statements are marked,
     dropped ones listed, and nothing from a question or a document is injected as HTML."""
-    from assistant.web import conversation_html
+    from assistant.delivery.web import conversation_html
 
     answer = {
         "mode": "ask", "question": "q", "refused": False,

@@ -119,7 +119,7 @@ def _without(snap: dict, doc_ids: set[str]) -> dict:
 
 
 def _run_cli(*argv) -> tuple[int, str, str]:
-    from assistant.cli import main
+    from assistant.delivery.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -344,9 +344,9 @@ def test_upload_size_limit_and_names(upload_kb, monkeypatch):
 def api_client(upload_kb):
     pytest.importorskip("fastapi", reason="the web extra is not installed")
     try:
-        from assistant.api import Service, create_api
+        from assistant.delivery.api import Service, create_api
     except ImportError as exc:  # pragma: no cover - the web app is built in parallel
-        pytest.skip(f"assistant.api is not available: {exc}")
+        pytest.skip(f"assistant.delivery.api is not available: {exc}")
     from fastapi.testclient import TestClient
 
     from assistant.service import Assistant

@@ -156,7 +156,7 @@ def test_another_process_sees_the_writes_bm25_in_step(server, kb):
     assert res.status == "added"
     env = dict(os.environ, FAZHI_CHROMA_URL=server.url, PYTHONPATH=str(ROOT), ANONYMIZED_TELEMETRY="False")
     env.pop("FAZHI_KB", None)
-    out = subprocess.run([sys.executable, "-m", "assistant.cli", "--kb", str(kb.store.folder), "search",
+    out = subprocess.run([sys.executable, "-m", "assistant.delivery.cli", "--kb", str(kb.store.folder), "search",
                           "智慧复议平台在线受理行政复议申请", "--k", "3", "--json"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from assistant.cli import main
+from assistant.delivery.cli import main
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import re
 
 from docx import Document
 
-from assistant import export
+from assistant.delivery import export
 from assistant.records import Answer, Flag, Source
 
 

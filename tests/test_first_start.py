@@ -60,7 +60,7 @@ def test_the_project_bundles_only_the_provided_samples():
 
 
 def test_notice_page_shows_progress_then_hands_the_port_over():
-    from assistant.first_start import BuildProgress, NoticeServer
+    from assistant.delivery.first_start import BuildProgress, NoticeServer
 
     progress = BuildProgress(folders=["corpus"])
     port = _free_port()
@@ -88,7 +88,7 @@ def test_notice_page_shows_progress_then_hands_the_port_over():
 
 
 def test_build_error_is_shown_not_raised_silently():
-    from assistant.first_start import BuildProgress, build, status_text
+    from assistant.delivery.first_start import BuildProgress, build, status_text
 
     class Broken:
         def ingest(self, *a, **k):
@@ -110,7 +110,7 @@ def test_fazhi_serve_first_start_builds_then_answers(tmp_path):
     env = dict(os.environ, FAZHI_KB=str(tmp_path / "kb"), FAZHI_CORPUS=str(corpus), FAZHI_PORT=str(port),
                GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.delivery.cli", "serve"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     seen_notice = False
     try:

@@ -198,7 +198,7 @@ def test_web_api_upload_gives_the_same_chunks_as_the_cli(built, files):
     fastapi = pytest.importorskip("fastapi", reason="the web extra is not installed")  # noqa: F841
     from fastapi.testclient import TestClient
 
-    from assistant.api import Service, create_api
+    from assistant.delivery.api import Service, create_api
     from assistant.service import Assistant
     from assistant.settings import Settings
 

@@ -117,7 +117,7 @@ def test_requirements_coverage_lists_cited_requirements(ctx):
 def test_review_sheet_exports(ctx, tmp_path):
     import docx
 
-    from assistant.review_export import to_docx, to_markdown
+    from assistant.delivery.review_export import to_docx, to_markdown
 
     r = _review(ctx, "", agency="天津市宝坻区城市管理委员会", text=_broken_baodi())
     md = to_markdown(r)
@@ -132,7 +132,7 @@ def test_review_sheet_exports(ctx, tmp_path):
 def test_review_cli_json(corpus_kb, tmp_path, capsys):
     import json
 
-    from assistant.cli import main
+    from assistant.delivery.cli import main
 
     kb, _ = corpus_kb
     draft = tmp_path / "draft.txt"

@@ -12,7 +12,7 @@ def client(corpus_kb):
 
     from assistant.service import Assistant
     from assistant.settings import Settings
-    from assistant.web import create_app
+    from assistant.delivery.web import create_app
 
     kb, _ = corpus_kb
     app = create_app(Assistant(Settings(kb=kb.store.folder), kb=kb), "reviewer:pw")
@@ -59,7 +59,7 @@ def test_review_html_escapes_and_colours(corpus_kb):
     from assistant.review import review_text
     from assistant.service import Assistant
     from assistant.settings import Settings
-    from assistant.web_review import review_html
+    from assistant.delivery.web_review import review_html
 
     kb, _ = corpus_kb
     ctx = Assistant(Settings(kb=kb.store.folder), kb=kb).context()

@@ -54,7 +54,7 @@ def assistant(tmp_path_factory):
 def api(assistant):
     from fastapi.testclient import TestClient
 
-    from assistant.api import Service, create_api, parse_auth
+    from assistant.delivery.api import Service, create_api, parse_auth
 
     return TestClient(create_api(Service(assistant), parse_auth(f"{USER}:{PASSWORD}")))
 
@@ -214,7 +214,7 @@ def _http(port: int, method: str, path: str, body: dict | None = None, headers: 
 @pytest.fixture(scope="module")
 def live_web(assistant):
     pytest.importorskip("gradio", reason="the web extra is not installed")
-    from assistant.web import create_app
+    from assistant.delivery.web import create_app
 
     return create_app(assistant, f"{USER}:{PASSWORD}")
 
@@ -387,9 +387,9 @@ def test_cli_in_a_process_without_any_network(tmp_path):
     for k in ("FAZHI_KB", "FAZHI_CHROMA_URL", "FAZHI_LLM_BACKEND", "FAZHI_LLM_BASE_URL"):
         env.pop(k, None)
     script = (
-        f"set -e; {sys.executable} -m assistant.cli --kb {tmp_path / 'kb'} ingest {src} --quiet; "
-        f"{sys.executable} -m assistant.cli --kb {tmp_path / 'kb'} search '行政执法案卷评查' --k 2 --json; "
-        f"{sys.executable} -m assistant.cli --kb {tmp_path / 'kb'} ask '甲县司法局全年评查了多少卷行政执法案卷？'"
+        f"set -e; {sys.executable} -m assistant.delivery.cli --kb {tmp_path / 'kb'} ingest {src} --quiet; "
+        f"{sys.executable} -m assistant.delivery.cli --kb {tmp_path / 'kb'} search '行政执法案卷评查' --k 2 --json; "
+        f"{sys.executable} -m assistant.delivery.cli --kb {tmp_path / 'kb'} ask '甲县司法局全年评查了多少卷行政执法案卷？'"
     )
     out = subprocess.run([unshare, "-rn", "sh", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=600)

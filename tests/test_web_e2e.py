@@ -49,7 +49,7 @@ def web(corpus_kb):
 
     from assistant.service import Assistant
     from assistant.settings import Settings
-    from assistant.web import create_app
+    from assistant.delivery.web import create_app
 
     kb, _ = corpus_kb
     assistant = Assistant(Settings(kb=kb.store.folder, corpus=str(CORPUS)), kb=kb)

@@ -1,4 +1,4 @@
-"""JSON HTTP API routes (FastAPI) over ``assistant.serving.Service``; see that module for the route list."""
+"""JSON HTTP API routes (FastAPI) over ``assistant.delivery.serving.Service``; see that module for the route list."""
 from pathlib import Path
 
 # no `from __future__ import annotations`: FastAPI resolves the request models defined in create_api
@@ -79,7 +79,7 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     def _answer(mode: str, question: str, filters: dict | None, **options) -> dict:
-        from .llm import LLMError
+        from ..llm import LLMError
 
         if mode not in ("ask", "compare", "draft", "check", "quiz"):
             raise ServiceError(f"未知模式 {mode!r}；可选 ask compare draft check quiz / unknown mode", 422)

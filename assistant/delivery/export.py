@@ -10,7 +10,7 @@ import io
 import re
 from dataclasses import asdict, is_dataclass
 
-from .labels import FLAG_ACTION_ZH, FLAG_REASON_ZH, KIND_ZH, MODE_ZH, QUIZ_TYPE_ZH, VERDICT_ZH  # noqa: F401
+from ..labels import FLAG_ACTION_ZH, FLAG_REASON_ZH, KIND_ZH, MODE_ZH, QUIZ_TYPE_ZH, VERDICT_ZH  # noqa: F401
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 _FILENAME_BAD = re.compile(r"[\\/:*?\"<>|\s\[\]【】]+")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .labels import PART_HOW_ZH as HOW_ZH, PART_STATUS_ZH as STATUS_ZH, REVIEW_VERDICT_ZH as VERDICT_ZH
-from .review import Review
+from ..labels import PART_HOW_ZH as HOW_ZH, PART_STATUS_ZH as STATUS_ZH, REVIEW_VERDICT_ZH as VERDICT_ZH
+from ..review import Review
 
 
 def _summary_rows(r: Review) -> list[tuple[str, str]]:

@@ -1,11 +1,11 @@
-"""The service behind the web app and the JSON HTTP API (routes in ``assistant.api``).
+"""The service behind the web app and the JSON HTTP API (routes in ``assistant.delivery.api``).
 
 ``Service`` wraps one ``Assistant`` (one knowledge base, one writer): every call that touches the
 knowledge base goes through one lock, so concurrent requests from browsers and API clients queue
 instead of failing. It also rewrites a follow-up question with the chat history before retrieval
 (``standalone_question``) and keeps a copy of uploaded files so a document can be re-ingested.
 
-``create_api(service, users)`` builds the FastAPI app with the ``/api/*`` routes; ``assistant.web``
+``create_api(service, users)`` builds the FastAPI app with the ``/api/*`` routes; ``assistant.delivery.web``
 mounts the Gradio UI beside them. Routes (JSON unless noted; HTTP Basic auth when users are set):
 
     POST   /api/ask                 {mode, question, filters, agency, claim, n, history} -> Answer
@@ -365,7 +365,7 @@ class Service:
         from ingest.loaders import load_bytes
         from ingest.records import IngestError
 
-        from .review import review_text
+        from ..review import review_text
 
         if data:
             suffix = PurePosixPath(filename or "draft.txt").suffix.lower()

@@ -61,8 +61,8 @@ def format_answer(ans) -> str:
 def cmd_ask(settings, args) -> int:
     from vectorstore.retrieve import FilterError, Filters
 
-    from .llm import LLMError
-    from .service import Assistant
+    from ..llm import LLMError
+    from ..service import Assistant
 
     if args.backend:
         settings = settings.with_overrides(llm_backend=args.backend)
@@ -97,9 +97,9 @@ def cmd_ask(settings, args) -> int:
 def cmd_review(settings, args) -> int:
     from ingest.records import IngestError
 
-    from .review import read_draft, review_text
+    from ..review import read_draft, review_text
     from .review_export import to_docx, to_markdown
-    from .service import Assistant
+    from ..service import Assistant
 
     try:
         text = read_draft(args.file)
@@ -172,7 +172,7 @@ def ask_loop(assistant) -> int:
 
 
 def cmd_serve(settings, args) -> int:
-    from .service import Assistant
+    from ..service import Assistant
 
     corpus = os.pathsep.join(str(c) for c in args.corpus) if args.corpus else None
     settings = settings.with_overrides(host=args.host, port=args.port, corpus=corpus,

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .settings import Settings
+from ..settings import Settings
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
