@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     keep_ratio: float = Field(default=0.8, description=(
         "ask: further answer sentences must score at least this share of the best one"))
     max_sentences: int = Field(default=3, description="ask: answer sentences chosen (before lead-in items)")
+    semantic_weight: float = Field(default=0.5, description=(
+        "ask: share of the sentence order given by the sentence's embedding similarity to the question "
+        "(the rest by lexical score); 0 turns semantic ordering off. Refusal never depends on it"))
+    semantic_depth: int = Field(default=24, description=(
+        "ask: best lexical candidate sentences re-ordered by embedding similarity (each is embedded once "
+        "per process)"))
     lead_in_items: int = Field(default=8, description="ask: enumerated items a lead-in sentence brings at most")
     support_min: float = Field(default=0.55, description="check: evidence score needed to call a claim supported")
     related_min: float = Field(default=0.3, description=(
@@ -74,8 +80,9 @@ class Settings(BaseSettings):
         return int(self.max_file_mb * 2**20)
 
     def with_overrides(self, **values) -> "Settings":
+        """A copy with the given fields replaced (None keeps the current value), validated like the env."""
         clean = {k: v for k, v in values.items() if v is not None}
-        return self.model_copy(update=clean)
+        return type(self).model_validate({**self.model_dump(), **clean})
 
 
 # Where `fazhi serve`, `python -m eval` and the tests look for the corpus when none is named: the full sample

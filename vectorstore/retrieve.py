@@ -14,6 +14,7 @@ from ingest.records import Chunk
 
 from .catalog import Catalog, doc_aliases  # noqa: F401  (doc_aliases: re-exported for callers)
 from .kb import KnowledgeBase
+from .semantic import SentenceVectors
 from .query import Query, analyse
 from .rerank import passage_score
 
@@ -147,6 +148,11 @@ class Retriever:
         self.catalog.on_refresh(self._new_generation)
         self._sparse = None
         self._qvec: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.sentences = SentenceVectors(kb.embedder)
+
+    def sentence_similarity(self, query: Query, sentences: list[str]) -> np.ndarray:
+        """Cosine of each sentence to the question (the query vector retrieval already made)."""
+        return self.sentences.similarity(self._embed_query(query.text), sentences)
 
     def _new_generation(self) -> None:
         self._sparse = None

@@ -11,7 +11,7 @@ from vectorstore.text import bigrams, is_lead_in, split_sentences
 from ..citations import enforce, renumber
 from ..evidence import Sentence, SourceBook
 from ..records import Answer
-from .base import (Composer, Context, Scored, attribution, evidence_pool, focus_evidence, gate, lead_in_expansion,
+from .base import (Composer, Context, Scored, attribution, evidence_pool, focus_evidence, gate, semantic_order, lead_in_expansion,
                    passages_of, topic_sentences)
 
 _RULE = re.compile(r"应当|必须|不得|可以|不予|禁止|严禁|有权|无权|均须|一律|方可")
@@ -131,7 +131,7 @@ def ask(query: Query, ctx: Context, filters=None, backend=None, on_token=None) -
 
         return llm_answer(backend, "ask", query.request, hits, ctx.store, on_token=on_token)
     st = ctx.settings
-    scored = _one_report(query, scored)
+    scored = semantic_order(query, _one_report(query, scored), ctx)
     extra = [topic_sentences(p, hits[: ctx.k]) for p in query.parts]
     chosen = select(scored, extra, lead_sentence(query, scored, ctx), st.max_sentences, st.keep_ratio)
     book = SourceBook(ctx.store)

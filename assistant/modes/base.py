@@ -37,6 +37,12 @@ class Scored:
     sentence: Sentence
     score: float
     lead: str = ""
+    lexical: float | None = None  # the lexical score, when ``score`` is a blend (semantic_order)
+
+    @property
+    def evidence_score(self) -> float:
+        """The lexical score the thresholds (min_evidence …) are set on."""
+        return self.score if self.lexical is None else self.lexical
 
 
 def score_sentences(q: Terms, hits: list[Hit], per_hit: int | None = None) -> list[Scored]:
@@ -172,8 +178,8 @@ def focus_evidence(query: Query, scored: list[Scored], settings: Settings, depth
     asked focus, a period, a date): None when the evidence does not contain what is asked."""
     floor = settings.min_evidence
     for s in scored[:depth]:
-        if s.score < floor:
-            break
+        if s.evidence_score < floor:
+            continue
         ctx = f"{s.lead} {' '.join(s.sentence.hit.chunk.heading_path)}"
         # a period or a date answers "how long / when" of the topic the sentence scores for; a count
         # must be of the thing asked (经费, 纠错率 …)
@@ -212,6 +218,25 @@ def evidence_pool(query: Query, hits: list[Hit]) -> list[Hit]:
         if dated and len({h.chunk.doc_id for h in pool}) > 1:
             pool = dated
     return pool or hits
+
+
+def semantic_order(query: Query, scored: list[Scored], ctx: Context) -> list[Scored]:
+    """The best lexical candidates re-ordered by a blend of lexical score and the sentence's embedding
+    similarity to the question (both scaled to 0..1 over the candidates). Runs after the refusal gate:
+    it changes which evidence answers, never whether the knowledge base holds an answer."""
+    st = ctx.settings
+    head = scored[: st.semantic_depth]
+    if st.semantic_weight <= 0 or len(head) < 2 or not ctx.retriever.use_dense:
+        return scored
+    cos = ctx.retriever.sentence_similarity(query, [s.sentence.text for s in head])
+    lo, hi = float(cos.min()), float(cos.max())
+    top = head[0].score or 1.0
+    w = st.semantic_weight
+    blended = [Scored(s.sentence, (1 - w) * s.score / top + w * ((float(c) - lo) / (hi - lo) if hi > lo else 0.0),
+                      s.lead, s.evidence_score)
+               for s, c in zip(head, cos)]
+    blended.sort(key=lambda x: -x.score)
+    return blended + scored[st.semantic_depth:]
 
 
 def topic_sentences(query: Query, hits: list[Hit]) -> list[Scored]:
