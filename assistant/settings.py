@@ -63,7 +63,11 @@ class Settings(BaseSettings):
         "ask: best lexical candidate sentences re-ordered by embedding similarity (each is embedded once "
         "per process)"))
     lead_in_items: int = Field(default=8, description="ask: enumerated items a lead-in sentence brings at most")
-    support_min: float = Field(default=0.55, description="check: evidence score needed to call a claim supported")
+    support_min: float = Field(default=0.5, description=(
+        "check: evidence score needed to call a claim supported (besides every figure of the claim being in "
+        "the evidence); set on eval/questions-tune.jsonl"))
+    requirement_min: float = Field(default=0.55, description=(
+        "check: score a governing document's requirement sentence needs to be shown as 相关要求 of a claim"))
     related_min: float = Field(default=0.3, description=(
         "check: evidence score enough to show a contradiction (a value or direction that disagrees)"))
     addressed_min: float = Field(default=0.38, description=(

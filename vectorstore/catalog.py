@@ -78,9 +78,11 @@ def _doc_aliases(key: tuple) -> frozenset[str]:
     if m:
         orgs.append(m.group(1))
     for org in orgs:
-        core = agency_core(org, places)
-        if len(core) >= 2 and core not in _GENERIC_ORGS:
-            out.add(core)
+        # the core with the place stripped while 5 characters are left (应急管理局), and the short form
+        # a question uses of a title's own abbreviation (区城管委 -> 城管委)
+        for core in {agency_core(org, places), agency_core(org, places, keep=3)}:
+            if len(core) >= 2 and core not in _GENERIC_ORGS:
+                out.add(core)
     short = re.sub(r"^中华人民共和国", "", title).strip()
     if kind in ("law", "outline") and 3 <= len(short) <= 30:
         out.add(short)

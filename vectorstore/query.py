@@ -25,7 +25,8 @@ ASK_QUANTITY = re.compile(rf"多少|几(?:{_UNITS})|比例|比率|百分之几|�
 ASK_WHO = re.compile(r"谁|哪个(?:部门|机关|单位|机构)|哪一级|哪级|由哪|什么(?:部门|机关|单位|机构)|哪家|哪些(?:部门|机关|单位|机构)")
 ASK_YESNO = re.compile(r"是否|能否|可否|可以吗|能不能|可不可以|有没有|是不是|会不会|需不需要|要不要|用不用|吗[？?。]?$")
 _YESNO_WORD = re.compile(r"是否|能否|可否|能不能|可不可以|是不是|会不会|需不需要|要不要|用不用")
-ASK_LIST = re.compile(r"哪些|哪几|包括什么|包括哪|有什么|有哪|分别|什么内容|几个方面|哪方面")
+ASK_LIST = re.compile(r"哪些|哪几|哪[一二三四五六七八九十两\d]{1,2}[个项部条类种件方面]|包括什么|包括哪|有什么|有哪|分别|什么内容|几个方面|哪方面")
+ASK_WHICH = re.compile(r"哪几|哪些|哪[一二三四五六七八九十两\d]{1,2}[个项部条类种件方面]")
 ASK_DEFINITION = re.compile(r"是什么|指什么|什么是|何谓|含义|定义|是指|什么叫|指的是")
 # the question word a focus stands next to
 _QWORD = re.compile(rf"(?:是|为|有|达到?|共|了|的)?(?:多少(?:{_UNITS})?|几(?:{_UNITS})|多长时间|多长|多久|是什么|指什么|什么是|哪一天|哪天|哪个月|几月几日|"
@@ -97,6 +98,8 @@ def answer_type(text: str) -> str:
     t = nfkc(text)
     if _YESNO_WORD.search(t) and not ASK_QUANTITY.search(t):
         return YESNO
+    if ASK_WHICH.search(t) and not ASK_WHO.search(t):
+        return LIST  # 哪几个等次 / 哪三部文件 ask which ones, not how many
     if ASK_PERIOD.search(t):
         return PERIOD
     if ASK_TIME.search(t):
@@ -271,14 +274,22 @@ def _unresolved(catalog: Catalog, titles: list[str], places: list[str], agencies
     return unresolved, foreign
 
 
+# what follows a 《title》 a question takes as its source (《X》规定… / 《X》中… / 《X》第十条…)
+_CITED_AS_SOURCE = re.compile(r"^(?:中|里|中的|里面|第[^，。？]{1,8}条)?(?:规定|明确|要求|提出|指出|载明|写明|列明|是怎么|怎么|如何|对|关于)")
+
+
 def unknown_names(query: "Query", passages: str) -> list[str]:
     """The names of ``query`` the knowledge base holds nothing of, given the retrieved passages' text."""
     text = nfkc_compact(passages)
+    asked = nfkc_compact(query.request)
     out = []
     for name in query.unresolved:
         core = re.sub(r"^《(?:中华人民共和国)?|》$", "", name)
         stem = core[:-1] if not name.startswith("《") and len(core) >= 3 else core
-        if core not in text and stem not in text:
+        if name.startswith("《") and _CITED_AS_SOURCE.search(asked.split(name, 1)[-1][:12]):
+            # 《X》规定的… asks what a document says: a passage that only mentions it does not hold it
+            out.append(name)
+        elif core not in text and stem not in text:
             out.append(name)
     return out + [a for a in query.foreign_agencies if a not in out]
 
@@ -300,7 +311,9 @@ def _one(text: str, catalog: Catalog, mode: str, request: str, with_parts: bool 
     kind = answer_type(text)
     named = catalog.named(text)
     top = max(named.values()) if named else 0.0
-    docs = frozenset(d for d, p in named.items() if p >= 0.5 * top)
+    # the documents named most clearly, and every law or outline named by its title or 文号 (a question
+    # about a report may ask what a law it cites requires)
+    docs = frozenset(d for d, p in named.items() if p >= 0.5 * top or catalog.kind_of(d) in ("law", "outline"))
     topic_text = _strip_names(text, catalog, docs)
     q_nfkc = nfkc_compact(text)
     titles = TITLE_RE.findall(q_nfkc)

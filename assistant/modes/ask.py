@@ -47,8 +47,16 @@ def lead_sentence(query: Query, scored: list[Scored], ctx: Context) -> Scored | 
     value of the asked unit (quantity, period, time), or the rule that decides a yes/no question."""
     if not scored:
         return None
+    if query.terms.wants_list:
+        # 分别/哪些/各…: the sentence announcing the enumeration answers (it brings its items)
+        best = scored[0].score
+        lead = next((s for s in scored[:6] if is_lead_in(s.sentence.text)
+                     and s.score >= ctx.settings.keep_ratio * best), None)
+        if lead is not None:
+            return lead
     if query.answer_type in (QUANTITY, PERIOD, TIME):
-        return focus_evidence(query, scored, ctx.settings)
+        # past the gate: any candidate holding a value of the asked kind about the focus may lead
+        return focus_evidence(query, scored, ctx.settings, floor=0.0)
     if query.answer_type == LIST and not is_lead_in(scored[0].sentence.text):
         # a list question is answered by the sentence that announces the list (it brings its items)
         best = scored[0].score

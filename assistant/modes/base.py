@@ -161,9 +161,11 @@ def focus_share(query: Query, text: str) -> float:
 def answers_value(query: Query, sentence: str) -> bool:
     """Whether ``sentence`` holds a value of the kind the question asks for (a count of the asked unit,
     a percentage, an amount, a period, a date)."""
-    if query.answer_type == TIME:
-        return any(v.unit == "date" for v in values(sentence)) or bool(re.search(r"\d{1,2}\s*月|[一二三四五六七八九十]+月", sentence))
     figs = figures(sentence)
+    if query.answer_type == TIME:
+        # "when (at the latest)" is answered by a date or by a time limit (自知道之日起六十日内)
+        return (any(v.unit == "date" for v in values(sentence)) or any(v.kind == "period" for v in figs)
+                or bool(re.search(r"\d{1,2}\s*月|[一二三四五六七八九十]+月", sentence)))
     if query.answer_type == PERIOD:
         return any(v.kind == "period" for v in figs)
     if query.unit:
@@ -173,10 +175,11 @@ def answers_value(query: Query, sentence: str) -> bool:
     return bool(figs)
 
 
-def focus_evidence(query: Query, scored: list[Scored], settings: Settings, depth: int = 12) -> Scored | None:
+def focus_evidence(query: Query, scored: list[Scored], settings: Settings, depth: int = 12,
+                   floor: float | None = None) -> Scored | None:
     """The best evidence sentence holding a value of the kind asked (a count of the asked unit about the
     asked focus, a period, a date): None when the evidence does not contain what is asked."""
-    floor = settings.min_evidence
+    floor = settings.min_evidence if floor is None else floor
     for s in scored[:depth]:
         if s.evidence_score < floor:
             continue

@@ -12,7 +12,7 @@ from ..evidence import SourceBook
 from ..labels import VERDICT_ZH
 from ..records import Answer
 from ..settings import default
-from .base import Context, Scored, passages_of, topic_sentences
+from .base import Context, Scored, passages_of, semantic_order, topic_sentences
 
 SUPPORT_MIN = default("support_min")
 RELATED_MIN = default("related_min")
@@ -56,6 +56,13 @@ def value_conflict(claim: str, evidence: str) -> str | None:
         if same and not any(abs(ev.value - cv.value) < 1e-9 for ev in same):
             return f"数值不符：说法为“{cv.text}”，来源中为{_shown(same)}"
     return None
+
+
+def values_found(claim: str, evidence: str) -> bool:
+    """Whether every figure of the claim (a count, period, amount, percentage) is one the evidence states:
+    a claim is supported only by evidence that gives its values, not by a sentence on the same topic."""
+    e_vals = figures(evidence)
+    return all(any(ev.same_unit(cv) and abs(ev.value - cv.value) < 1e-9 for ev in e_vals) for cv in figures(claim))
 
 
 def judge(claim: str, evidence: str) -> tuple[str, str]:
@@ -132,7 +139,7 @@ def governing_requirements(claim: Query, ctx: Context, book: SourceBook, k: int 
     scored = [s for s in topic_sentences(claim, hits) if _REQUIREMENT.search(s.sentence.text)]
     out = []
     for s in scored[:k]:
-        if s.score < ctx.settings.support_min:
+        if s.score < ctx.settings.requirement_min:
             break
         n = book.cite_sentence(s.sentence)
         out.append({"text": s.sentence.text, "source": n, "doc_id": s.sentence.doc_id,
@@ -148,6 +155,8 @@ def check_one(query: Query, ctx: Context, filters: Filters | None, book: SourceB
     scored: list[Scored] = topic_sentences(query, hits) if hits else []
     if not scored or scored[0].score < st.related_min:
         return {"claim": claim, "verdict": "not_found", "reason": "没有找到足以判断的来源", "evidence": []}, hits
+    # the claim's own wording decides which sentence is its evidence, as in ask (after the gate above)
+    scored = semantic_order(query, scored, ctx)
     best = scored[0]
     # judge against the best sentence and the close runners-up of the same passage
     related = [best] + [s for s in scored[1:4] if s.sentence.hit is best.sentence.hit and s.score >= 0.8 * best.score]
@@ -160,7 +169,9 @@ def check_one(query: Query, ctx: Context, filters: Filters | None, book: SourceB
             c, reason = conflict
             verdict = "contradicted"
             related = [c] + [s for s in related if s is not c]
-    if verdict == "supported" and best.score < st.support_min:
+    if verdict == "supported" and not values_found(claim, " ".join(s.sentence.text for s in related)):
+        return {"claim": claim, "verdict": "not_found", "reason": "来源中没有该说法的数值，无法确认", "evidence": []}, hits
+    if verdict == "supported" and max(s.evidence_score for s in related) < st.support_min:
         return {"claim": claim, "verdict": "not_found", "reason": "来源与该说法只部分相关，无法确认", "evidence": []}, hits
     evidence = []
     for s in related[:2]:

@@ -1,0 +1,85 @@
+"""Rules that carry to questions nobody tuned for: which-questions are lists, a law named beside a report
+is an evidence source too, a 《title》 asked about must be in the knowledge base, a claim is supported
+only by evidence giving its values, and paraphrased questions are answered by the sentence that means
+the same (embedding similarity) rather than the one sharing most words.
+
+The questions here are written for these tests (not taken from the eval files)."""
+from __future__ import annotations
+
+import pytest
+
+from assistant.modes.check import values_found
+from vectorstore.catalog import doc_aliases
+from vectorstore.query import LIST, answer_type
+
+from conftest import needs_governing_texts
+
+
+@pytest.mark.parametrize("question", [
+    "年度考核的结果分为哪几个等次？",
+    "该局制定了哪两项制度？",
+    "报告提到了哪三部规章？",
+    "哪些事项需要法制审核？",
+])
+def test_which_questions_are_lists_not_counts(question):
+    assert answer_type(question) == LIST
+
+
+def test_an_abbreviated_agency_name_is_an_alias_of_its_report():
+    d = {"title": "区城管委2021年法治政府建设情况报告", "issuer": "天津市宝坻区城市管理委员会",
+         "region": "天津市宝坻区", "kind": "report"}
+    aliases = doc_aliases(d)
+    assert {"区城管委", "城管委", "宝坻区"} <= aliases
+
+
+def test_values_found_needs_every_figure_of_the_claim():
+    assert values_found("共办理案件12件", "全年办理案件十二件。")
+    assert not values_found("处分期为十二个月", "处分期满后自动解除。")
+    assert not values_found("受理3件，办结2件", "受理3件，办结1件。")
+    assert values_found("处罚金额有所增加", "行政处罚金额同比增加。")  # no figure: nothing to find
+
+
+@pytest.fixture(scope="module")
+def assistant(corpus_kb):
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    kb, _ = corpus_kb
+    return Assistant(Settings(kb=kb.store.folder), kb=kb)
+
+
+@needs_governing_texts
+def test_a_law_named_beside_a_report_is_searched_too(assistant):
+    q = assistant.analyse("宝坻区城管委提到了行政处罚法。按行政处罚法，哪些情形适用听证？")
+    kinds = {assistant.catalog.kind_of(d) for d in q.docs}
+    assert {"report", "law"} <= kinds
+
+
+@needs_governing_texts
+def test_a_title_asked_about_that_the_kb_lacks_is_refused_even_if_quoted_elsewhere(assistant):
+    # 公务员法 is cited inside other laws of the corpus but is not itself in the knowledge base
+    ans = assistant.run("ask", "《公务员法》规定公务员的级别有多少级？")
+    assert ans.refused and "公务员法" in ans.text
+    # a document the knowledge base holds is answered
+    ok = assistant.run("ask", "《中华人民共和国行政强制法》规定查封、扣押的期限是多久？")
+    assert not ok.refused and "三十日" in ok.text
+
+
+@needs_governing_texts
+def test_paraphrase_is_answered_by_the_sentence_that_means_the_same(assistant):
+    ans = assistant.run("ask", "执法人员能不能半夜去居民家里强制执行？")
+    assert not ans.refused
+    assert "不得在夜间" in ans.text  # shares almost no word with the question
+
+
+@needs_governing_texts
+def test_when_at_the_latest_is_answered_by_a_time_limit(assistant):
+    ans = assistant.run("ask", "不服处罚想申请复议，最晚什么时候要提出？")
+    assert not ans.refused  # refused before: the gate took "when" for a date only
+    assert "行政复议法" in ans.text
+
+
+@needs_governing_texts
+def test_a_claim_whose_figure_no_source_gives_is_not_supported(assistant):
+    ans = assistant.run("check", "核对：公职人员受到记过处分的，处分期为九个月。")
+    assert ans.verdict in ("contradicted", "not_found")
