@@ -13,6 +13,7 @@ from ..labels import VERDICT_ZH
 from ..records import Answer
 from ..settings import default
 from .base import Context, Scored, passages_of, topic_sentences
+from .explain import about_subject, explain
 
 SUPPORT_MIN = default("support_min")
 RELATED_MIN = default("related_min")
@@ -129,7 +130,8 @@ def governing_requirements(claim: Query, ctx: Context, book: SourceBook, k: int 
     hits = ctx.retriever.search(claim, Filters(kind=["outline", "law"], level=["national"]), k=6)
     if not hits:
         return []
-    scored = [s for s in topic_sentences(claim, hits) if _REQUIREMENT.search(s.sentence.text)]
+    scored = [s for s in topic_sentences(claim, hits) if _REQUIREMENT.search(s.sentence.text)
+              and about_subject(claim, s.sentence.text, ctx.settings.requirement_subject_min)]
     out = []
     for s in scored[:k]:
         if s.score < ctx.settings.support_min:
@@ -160,6 +162,9 @@ def check_one(query: Query, ctx: Context, filters: Filters | None, book: SourceB
             c, reason = conflict
             verdict = "contradicted"
             related = [c] + [s for s in related if s is not c]
+    if verdict == "contradicted":  # the explanation quotes the evidence about the claim's own predicate
+        pool = [s for s in scored[:12] if s.sentence.doc_id == best.sentence.doc_id]
+        reason, related = explain(claim, verdict, reason, related, pool)
     if verdict == "supported" and best.score < st.support_min:
         return {"claim": claim, "verdict": "not_found", "reason": "来源与该说法只部分相关，无法确认", "evidence": []}, hits
     evidence = []

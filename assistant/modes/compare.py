@@ -1,42 +1,57 @@
 """compare: how did other agencies do X — one row per agency: practice, key figures, citation."""
 from __future__ import annotations
 
+import re
+
 from vectorstore.query import Query, Terms
 from vectorstore.retrieve import Filters, Hit
+from vectorstore.values import figures
 
 from ..citations import enforce, renumber
 from ..evidence import SourceBook
 from ..records import Answer
 from .base import Context, Scored, gate, passages_of, score_sentences
-from .check import numbers
+from .sections import PRACTICE, off_section, section_kind
 from .gather import gather
 
 
-def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2) -> list[dict]:
+def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, topic: str = "",
+                floor: float = 0.2, keep_ratio: float = 0.7) -> list[dict]:
+    """One row per agency: its practice sentences on the topic (not from its shortcomings or next-year
+    plans unless the topic asks for those), and the key figures of the cited sentences; when the chosen
+    sentences hold no figure, the agency's best on-topic sentence that does is cited as well."""
+    kind = section_kind(topic) if topic else PRACTICE
     groups: dict[str, list[Hit]] = {}
     for h in hits:
+        if kind == PRACTICE and off_section(h.chunk.heading_path):
+            continue
         groups.setdefault(h.doc.get("issuer") or h.chunk.doc_id, []).append(h)
     rows = []
     for agency, group in groups.items():
         scored: list[Scored] = score_sentences(q, group)
-        picked = []
+        if not scored:
+            continue
+        top = scored[0].score
+        picked: list[Scored] = []
         for s in scored:
             if len(picked) >= per_row:
                 break
-            if s.score < 0.2 or any(p.sentence.text == s.sentence.text for p in picked):
+            if s.score < floor or s.score < keep_ratio * top or any(p.sentence.text == s.sentence.text for p in picked):
                 continue
             picked.append(s)
         if not picked:
             continue
+        if not any(figures(s.sentence.text) for s in picked):
+            with_figures = next((s for s in scored if figures(s.sentence.text) and s.score >= max(floor, keep_ratio * top)
+                                 and s not in picked), None)
+            if with_figures is not None:
+                picked.append(with_figures)
         picked.sort(key=lambda s: (s.sentence.doc_id, s.sentence.start))
         cites = [book.cite_sentence(s.sentence) for s in picked]
-        figures = []
-        for s in picked:
-            for v, u in numbers(s.sentence.text):
-                figures.append(f"{v:g}{u}")
+        found = [re.sub(r"\s+", "", v.text) for s in picked for v in figures(s.sentence.text) if v.unit != "date"]
         rows.append({"agency": agency, "doc_id": group[0].chunk.doc_id, "title": group[0].doc.get("title"),
                      "year": group[0].doc.get("year"), "practice": [s.sentence.text for s in picked],
-                     "figures": list(dict.fromkeys(figures)), "sources": cites,
+                     "figures": list(dict.fromkeys(found)), "sources": cites,
                      "score": round(max(s.score for s in picked), 4)})
     rows.sort(key=lambda r: -r["score"])
     return rows
@@ -52,7 +67,7 @@ def compare(query: Query, ctx: Context, filters: Filters | None = None, backend=
 
         return llm_answer(backend, "compare", query.request, hits, ctx.store, on_token=on_token)
     book = SourceBook(ctx.store)
-    rows = agency_rows(query.terms, hits, book)
+    rows = agency_rows(query.topic, hits, book, topic=query.text, floor=ctx.settings.compare_topic_min)
     lines, exempt = [], []
     head = f"共找到{len(rows)}个单位的相关做法："
     lines.append(head)
