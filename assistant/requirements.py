@@ -90,10 +90,19 @@ def _draft_sentences(text: str) -> list[str]:
     return [text[a:b].strip() for a, b in split_sentences(text) if len(text[a:b].strip()) >= 8]
 
 
+def key_terms(q, n: int) -> list[str]:
+    """The requirement's ``n`` rarest terms of two characters or more (公示, 音像记录, 目录清单 …)."""
+    ranked = sorted(((w, t) for t, w in q.weights.items() if len(t) >= 2), reverse=True)
+    return [t for _, t in ranked[:n]]
+
+
 def coverage(reqs: list[Requirement], draft_text: str, ctx) -> list[list[tuple[str, float]]]:
-    """For each requirement, the draft sentences that address it (best first) with their score: the
-    cosine of the embeddings and the lexical score, averaged; a sentence counts when the average reaches
-    ``addressed_min`` or the lexical score alone does."""
+    """For each requirement, the draft sentences that address it (best first) with their score.
+
+    A draft sentence addresses a requirement when it shares enough of its terms (the lexical score reaches
+    ``addressed_min``), or when it holds most of the requirement's rarest terms, or when the embedding model
+    puts it far nearer the requirement than the draft's other sentences (``addressed_z`` standard
+    deviations) and it shares some of the requirement's terms."""
     draft = _draft_sentences(draft_text)
     if not draft or not reqs:
         return [[] for _ in reqs]
@@ -107,13 +116,15 @@ def coverage(reqs: list[Requirement], draft_text: str, ctx) -> list[list[tuple[s
     out = []
     for i, r in enumerate(reqs):
         q = terms(r.sentence.text, ctx.catalog)
+        keys = key_terms(q, st.requirement_key_terms)
+        mean, std = float(cos[i].mean()), float(cos[i].std()) or 1.0
         scored = []
-        for j in np.argsort(-cos[i])[: st.addressed_candidates]:
+        for j in range(len(draft)):
             lex = sentence_score(q, draft[j])
-            dense = float(cos[i, j])
-            both = (dense - st.addressed_dense_floor) / (1 - st.addressed_dense_floor) * 0.5 + lex * 0.5
-            if lex >= st.addressed_min or both >= st.addressed_min:
-                scored.append((draft[j], round(max(lex, both), 3)))
+            z = (float(cos[i, j]) - mean) / std
+            share = sum(1 for k in keys if k in draft[j]) / len(keys) if keys else 0.0
+            if lex >= st.addressed_min or share >= st.addressed_key_share or (z >= st.addressed_z and lex >= st.addressed_min / 2):
+                scored.append((draft[j], round(lex + share + z / 10, 3)))
         scored.sort(key=lambda x: -x[1])
         out.append(scored[:3])
     return out

@@ -74,10 +74,12 @@ class Settings(BaseSettings):
         "quiz: score a duty sentence needs to be on the topic (all of a document whose title shares the topic's words is)"))
     quiz_title_share: float = Field(default=0.6, description=(
         "quiz: share of the topic's bigrams a document title must hold for the whole document to be on the topic"))
-    addressed_dense_floor: float = Field(default=0.6, description=(
-        "review: embedding cosine of a draft sentence and a requirement that counts as nothing in common; the "
-        "coverage score averages (cosine - floor) / (1 - floor) with the lexical score"))
-    addressed_candidates: int = Field(default=8, description="review: draft sentences nearest a requirement that are scored")
+    addressed_z: float = Field(default=2.5, description=(
+        "review: standard deviations above the draft's mean embedding cosine with a requirement from which a "
+        "draft sentence that also shares terms with it (half of addressed_min) addresses it"))
+    addressed_key_share: float = Field(default=0.67, description=(
+        "review: share of a requirement's rarest terms a draft sentence holding them addresses it"))
+    requirement_key_terms: int = Field(default=3, description="review: rarest terms of a requirement that are its key terms")
     requirement_merge_min: float = Field(default=0.6, description=(
         "review: share of a requirement's bigrams an earlier one holds for the two to be merged"))
     requirement_subject_min: float = Field(default=0.35, description=(

@@ -26,9 +26,13 @@ def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, t
         if kind == PRACTICE and off_section(h.chunk.heading_path):
             continue
         groups.setdefault(h.doc.get("issuer") or h.chunk.doc_id, []).append(h)
+    keys = [k for k in q.weights if len(k) >= 2]
     rows = []
     for agency, group in groups.items():
-        scored: list[Scored] = score_sentences(q, group)
+        # an agency's passages under a heading of the topic, when it has some (its 普法 section, not a
+        # 第一责任人 paragraph that mentions 普法 in passing)
+        titled = [h for h in group if any(k in "".join(h.chunk.heading_path) for k in keys)]
+        scored: list[Scored] = score_sentences(q, titled or group)
         if not scored:
             continue
         top = scored[0].score
