@@ -11,12 +11,12 @@ from ..citations import enforce, renumber
 from ..evidence import SourceBook
 from ..records import Answer
 from .base import Context, Scored, gate, passages_of, score_sentences
-from .sections import PRACTICE, off_section, section_kind
+from .sections import PRACTICE, off_section, section_kind, strip_marker
 from .gather import gather
 
 
 def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, topic: str = "",
-                floor: float = 0.2, keep_ratio: float = 0.7) -> list[dict]:
+                floor: float = 0.2, keep_ratio: float = 0.5) -> list[dict]:
     """One row per agency: its practice sentences on the topic (not from its shortcomings or next-year
     plans unless the topic asks for those), and the key figures of the cited sentences; when the chosen
     sentences hold no figure, the agency's best on-topic sentence that does is cited as well."""
@@ -36,17 +36,20 @@ def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, t
         if not scored:
             continue
         top = scored[0].score
+        least = floor / 2 if titled else floor  # a passage titled with the topic is on it
         picked: list[Scored] = []
         for s in scored:
             if len(picked) >= per_row:
                 break
-            if s.score < floor or s.score < keep_ratio * top or any(p.sentence.text == s.sentence.text for p in picked):
+            if len(strip_marker(s.sentence.text)) <= 14:
+                continue  # an item's title (二是充分发挥法律顾问作用。) says nothing of the practice
+            if s.score < least or s.score < keep_ratio * top or any(p.sentence.text == s.sentence.text for p in picked):
                 continue
             picked.append(s)
         if not picked:
             continue
         if not any(figures(s.sentence.text) for s in picked):
-            with_figures = next((s for s in scored if figures(s.sentence.text) and s.score >= max(floor, keep_ratio * top)
+            with_figures = next((s for s in scored if figures(s.sentence.text) and s.score >= max(least, keep_ratio * top)
                                  and s not in picked), None)
             if with_figures is not None:
                 picked.append(with_figures)
