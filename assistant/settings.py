@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         "review: score of a draft sentence against a requirement for the requirement to count as addressed"))
     draft_topic_min: float = Field(default=0.4, description=(
         "draft: score a passage's best sentence needs for the passage to be on the asked topic (practice topics)"))
+    draft_topic_share: float = Field(default=0.6, description=(
+        "draft: share of the topic's term weight an item must hold when neither its heading nor its title "
+        "names the topic's rarest terms"))
     draft_points: int = Field(default=5, description="draft: 一是/二是… points of a section at most")
     draft_causes: int = Field(default=3, description="draft: causes given for shortcomings at most")
     draft_items_per_agency: int = Field(default=2, description="draft: items taken from one agency's report at most")

@@ -16,7 +16,7 @@ from ..evidence import SourceBook
 from ..records import Answer
 from .base import Context, gate, passages_of, score_sentences
 from .gather import gather
-from .sections import (PLAN, PRACTICE, SHORTCOMING, Item, after_frame, causes_of, items_of, off_section, section_items,
+from .sections import (PLAN, PRACTICE, SHORTCOMING, Item, after_frame, causes_of, is_frame_sentence, items_of, off_section, section_items,
                        section_kind, similar, strip_marker)
 from .wording import adapt, full_width, leadership, ordinal
 
@@ -48,6 +48,7 @@ def _trim(item: Item, book: SourceBook, skip: set[str], max_chars: int) -> tuple
         if at >= 0:
             used_end = at + len(s)
     text = re.sub(r"[。；;]\s*(?=[一二三四五六七八九十]+是)", "；", text)
+    text = re.sub(r"(?<=[，,；;：:])\s*[一二三四五六七八九十]+是", "", text)  # an inner list stays, unnumbered
     return text, max(used_end, item.start + 1)
 
 
@@ -62,18 +63,40 @@ def _practice_items(query: Query, hits: list[Hit], ctx: Context, kind: str) -> d
         scored = [s for s in score_sentences(query.topic, [h]) if s.score >= floor]
         if not scored:
             continue
-        best = scored[0].sentence
-        if after_frame(h.chunk.text[: best.start - h.chunk.start]):
-            continue
         units = items_of(h.chunk.text, h.chunk.start, h.chunk.doc_id,
                          lambda _o, h=h: Hit(chunk=h.chunk, doc=h.doc, rank=h.rank, score=h.score))
-        item = next((u for u in units if u.start <= best.start < u.end), None)
-        if item is None:
-            item = Item(h.chunk.doc_id, best.start, best.end, best.text, [], h)
         mine = out.setdefault(h.chunk.doc_id, [])
-        if len(mine) < ctx.settings.draft_items_per_agency and all(m.start != item.start for m in mine):
-            mine.append(item)
+        for sc in scored:  # the items holding the passage's on-topic sentences, best first
+            best = sc.sentence
+            if len(mine) >= ctx.settings.draft_items_per_agency:
+                break
+            if after_frame(h.chunk.text[: best.start - h.chunk.start]):
+                continue
+            item = next((u for u in units if u.start <= best.start < u.end), None)
+            if item is None:
+                item = Item(h.chunk.doc_id, best.start, best.end, best.text, [], h)
+            if len(strip_marker(item.text)) < 15 or (item.title.rstrip().endswith(("：", ":")) and not item.body):
+                continue  # a label or an addressee line, no practice
+            if is_frame_sentence(item.title):
+                continue  # the report's opening or its shortcomings' lead-in
+            if not _on_topic(query, item, h, ctx.settings.draft_topic_share):
+                continue
+            if all(m.start != item.start for m in mine):
+                mine.append(item)
     return out
+
+
+def _on_topic(query: Query, item: Item, hit: Hit, min_share: float) -> bool:
+    """An item is on the asked topic when its heading or title names one of the topic's two rarest terms,
+    or its text holds ``min_share`` of the topic's term weight."""
+    w = {t: v for t, v in query.topic.weights.items() if len(t) >= 2}
+    if not w:
+        return True
+    top = sorted(w, key=lambda t: -w[t])[:2]
+    if any(t in "".join(hit.chunk.heading_path) + item.title for t in top):
+        return True
+    text = item.text
+    return sum(v for t, v in w.items() if t in text) / sum(w.values()) >= min_share
 
 
 def _round_robin(per_doc: dict[str, list[Item]]) -> list[Item]:

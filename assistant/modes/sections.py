@@ -187,6 +187,15 @@ def _is_frame(it: Item) -> bool:
     return t.endswith(("：", ":")) or (not it.body and bool(_LEAD_PLAN.match(t)) and "将" in t)
 
 
+_OPENING = re.compile(r"(?:[省市县区旗]委|党委)[、和及与]?[^，。]{0,6}政府[^，。]{0,4}(?:的)?(?:正确)?领导下")
+
+
+def is_frame_sentence(s: str) -> bool:
+    """A report's opening (…年，某局在市委、市政府的正确领导下，以…为指导) or a shortcomings lead-in
+    (…取得了一定的成绩，但依然存在很多不足): framing, not a practice."""
+    return bool(_OPENING.search(s) or _LEAD_SHORT.search(s) or re.search(r"存在[^。]{0,8}(?:不足|问题|差距)", s))
+
+
 def causes_of(items: list[Item]) -> list[tuple[Item, str]]:
     """Sentences of the shortcomings that give a cause (受…所限 / 由于… / 导致…)."""
     out = []
@@ -198,8 +207,16 @@ def causes_of(items: list[Item]) -> list[tuple[Item, str]]:
     return out
 
 
+def _kernel(title: str) -> str:
+    return re.split(r"[，,。；;：:]", strip_marker(title), maxsplit=1)[0]
+
+
 def similar(a: str, b: str, threshold: float) -> bool:
-    """Whether two items' titles say the same (Jaccard of their character bigrams)."""
+    """Whether two items' titles say the same: one's first clause is the other's, or their character
+    bigrams overlap (Jaccard) by ``threshold``."""
+    ka, kb = _kernel(a), _kernel(b)
+    if len(ka) >= 4 and ka == kb:
+        return True
     ga, gb = bigrams(strip_marker(a)), bigrams(strip_marker(b))
     if not ga or not gb:
         return False

@@ -7,7 +7,7 @@ import re
 
 SELF_REF = re.compile(r"(?:我|本)(?:办|局|委|县|区|市|镇|乡|厅|部|中心|院|单位|部门|省)(?![长])")
 YEAR = re.compile(r"(?:19|20)\d{2}(?=\s*年)")
-FIGURE = re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?=%|个|件|项|名|人|日|天|月|宗|份|次|条|家|起|卷|元|倍|余)"
+FIGURE = re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?=%|个|件|项|名|人|日|天|月|宗|份|次|条|家|起|卷|元|倍|余|时|分|G|场|期|批|户|所|台|套|部|篇|期|平方米)"
                     r"|(?<=[共达约计])[一二三四五六七八九十百千两]+(?=[个件项名人宗份次条家起])")
 # the leadership a report names: 市委、市政府 / 县委、政府 / 区委区政府
 LEADERS = re.compile(r"(?:[省市县区旗]委|[乡镇]党委)[、和及与]?(?:[省市县区旗乡镇])?(?:人民)?政府")
@@ -67,8 +67,11 @@ def adapt(text: str, agency: str | None, source: dict | None = None, leaders: st
     name = agency or "【单位名称】"
     out = LEADERS.sub(leaders or leadership(agency), text)
     places = source_places((source or {}).get("region") or "")
-    if places:  # the source's own local documents are no documents of the user's place
+    if places:  # the source's own local documents and places are none of the user's
         out = re.sub(r"《[^》]*》", lambda m: "《【文件名称】》" if any(p in m.group(0) for p in places) else m.group(0), out)
+        out = re.sub(r"(《【文件名称】》)\s*[（(][^）)]{0,20}〔\d{4}〕[^）)]{0,8}号[）)]", r"\1", out)
+        for p in sorted(places, key=len, reverse=True):
+            out = re.sub(rf"{re.escape(p)}(?![^《]*》)", "【地名】", out)
     for own in _own_names(out, (source or {}).get("issuer") or ""):
         out = out.replace(own, name)
     out = SELF_REF.sub(name, out)
