@@ -11,8 +11,18 @@ from ..citations import enforce, renumber
 from ..evidence import SourceBook
 from ..records import Answer
 from .base import Context, Scored, gate, passages_of, score_sentences
-from .sections import PRACTICE, off_section, section_kind, strip_marker
+from .sections import PRACTICE, after_frame, is_frame_sentence, off_section, section_kind, strip_marker
 from .gather import gather
+
+
+def _about(q: Terms, text: str, share: float = 0.6) -> bool:
+    """A sentence is about the topic when it names the topic's rarest term or holds ``share`` of its weight."""
+    w = {t: v for t, v in q.weights.items() if len(t) >= 2}
+    if not w:
+        return True
+    if max(w, key=w.get) in text:
+        return True
+    return sum(v for t, v in w.items() if t in text) / sum(w.values()) >= share
 
 
 def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, topic: str = "",
@@ -26,7 +36,7 @@ def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, t
         if kind == PRACTICE and off_section(h.chunk.heading_path):
             continue
         groups.setdefault(h.doc.get("issuer") or h.chunk.doc_id, []).append(h)
-    keys = [k for k in q.weights if len(k) >= 2]
+    keys = sorted((k for k in q.weights if len(k) >= 2), key=lambda k: -q.weights[k])[:2]  # the rarest
     rows = []
     for agency, group in groups.items():
         # an agency's passages under a heading of the topic, when it has some (its 普法 section, not a
@@ -43,6 +53,11 @@ def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, t
                 break
             if len(strip_marker(s.sentence.text)) <= 14:
                 continue  # an item's title (二是充分发挥法律顾问作用。) says nothing of the practice
+            ch = s.sentence.hit.chunk
+            if is_frame_sentence(s.sentence.text) or after_frame(ch.text[: s.sentence.start - ch.start]):
+                continue  # a report's opening, or its shortcomings and plans written into running text
+            if not titled and not _about(q, s.sentence.text):
+                continue
             if s.score < least or s.score < keep_ratio * top or any(p.sentence.text == s.sentence.text for p in picked):
                 continue
             picked.append(s)
