@@ -30,6 +30,8 @@ OTHER_LEVEL = re.compile(r"^(?:[^，。；]{0,4})(?:国务院(?:有关|各)?部�
 # principle and background headings (指导思想 / 基本原则 / 重要意义): what they say is no duty
 BACKGROUND_HEADING = re.compile(r"指导思想|基本原则|重要意义|工作目标|总体目标|目的依据|适用范围")
 DEADLINE = re.compile(r"((?:19|20)\d{2})\s*年(?:\s*\d{1,2}\s*月)?(?:底|末|中)?(?:前|以前|之前)")
+# a sentence that quotes another document's demand (《…决定》提出，要…) is background, not this one's requirement
+QUOTED = re.compile(r"^(?:[^，。]{0,12}《[^》]+》|中共中央[^，。]{0,12}|党中央[^，。]{0,12})(?:提出|要求|明确|强调|指出)")
 CONTINUATION = re.compile(r"^(?:并|和|及|以及|或者|或|同时|其中|但|对此|为此|此外)")
 _FULL_SENT = re.compile(r"[^。！？\n]*[。！？]|[^。！？\n]+$")
 
@@ -53,7 +55,7 @@ def is_requirement(s: str, heading_path: list[str], year: int) -> bool:
         return False
     if any(BACKGROUND_HEADING.search(h) for h in heading_path):
         return False
-    if not OBLIGATION.search(t) or OTHER_LEVEL.search(t):
+    if not OBLIGATION.search(t) or OTHER_LEVEL.search(t) or QUOTED.search(t):
         return False
     for m in DEADLINE.finditer(t):
         if int(m.group(1)) < year:

@@ -27,8 +27,13 @@ ENTRY_INTO_FORCE = re.compile(r"施行|生效|起实施")
 ARTICLE = re.compile(r"^\s*第[一二三四五六七八九十百零〇]+条\s*")
 
 
+_NOT_ACTOR = re.compile(r"^(?:要|应|须|设立|明确|建立|组织|开展|加强|负责|依法|按照|根据)")
+
+
 def _actors(text: str) -> list[str]:
-    return [re.sub(r"^(?:由|对|经|的|和|或者)", "", m.group(1)) for m in ACTOR.finditer(text)]
+    """The subjects of duties in ``text`` (决策承办单位应当… -> 决策承办单位), not verb phrases."""
+    out = [re.sub(r"^(?:由|对|经|的|和|或者)", "", m.group(1)) for m in ACTOR.finditer(text)]
+    return [a for a in out if not _NOT_ACTOR.match(a)]
 
 
 _PART = re.compile(r"^\s*第[一二三四五六七八九十百零〇\d]+[编章节]|^\s*[一二三四五六七八九十]+、|^\s*[(（][一二三四五六七八九十]+[)）]")
