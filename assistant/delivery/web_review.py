@@ -53,10 +53,13 @@ def review_html(r) -> str:
     out.append("</ul><h3>三、上级要求覆盖情况</h3><ul>")
     if not r.requirements:
         out.append("<li>未选择上级文件。</li>")
-    heading = None
+    heading, title = None, None
     for q in r.requirements:
+        if q.title != title:
+            out.append(f'<li class="fz-req-doc"><b>《{esc(q.title)}》</b></li>')
+            title, heading = q.title, None
         if q.heading != heading and q.heading:
-            out.append(f'<li class="fz-req-head"><b>{esc(q.title)} · {esc(q.heading)}</b></li>')
+            out.append(f'<li class="fz-req-head"><b>{esc(q.heading)}</b></li>')
         heading = q.heading
         cls, label = ("ok", "已覆盖") if q.addressed_by else ("warn", "未见对应表述")
         addressed = "".join(f"<li>报告表述：{esc(s)}</li>" for s in q.addressed_by)
