@@ -249,3 +249,30 @@ def test_compare_cells_on_topic_with_key_figures(assistant):
         if any(v.unit != "date" for v in figures(shown)):
             assert r["figures"], r
     assert any("605宗" in r["figures"] for r in ans.compare)
+
+
+class RecordingBackendDouble:
+    """Test double of an LLM server (none runs here): records the prompt and replies with the skeleton
+    it was given, as a model that follows the structure would."""
+    name = "recording-double"
+
+    def __init__(self):
+        self.user = ""
+
+    def complete(self, system, user, on_token=None):
+        self.user = user
+        return user.split("<结构>")[1].split("</结构>")[0].strip()
+
+
+def test_draft_with_llm_gets_the_skeleton_and_keeps_its_citations_with_a_backend_double(assistant):
+    from assistant.modes import Request, run
+
+    double = RecordingBackendDouble()
+    req = Request("draft", "存在的不足和原因", agency="某某县司法局", backend=double)
+    ans = run(req, assistant.analyse(req.question, "draft"), assistant.context())
+    assert "<结构>" in double.user and "一是" in double.user and "县委、县政府" in double.user
+    assert not ans.refused, ans.text
+    assert re.search(r"一是[^\n]+\[\d+\]", ans.text) and re.search(r"二是[^\n]+\[\d+\]", ans.text)
+    assert "产生上述问题的原因主要有" in ans.text
+    assert not HALF_WIDTH.search(re.sub(r"\[\d+\]", "", ans.text))
+    _verbatim(assistant, ans)

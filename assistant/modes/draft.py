@@ -107,6 +107,38 @@ def _round_robin(per_doc: dict[str, list[Item]]) -> list[Item]:
     return order
 
 
+def _with_llm(backend, query: Query, hits: list[Hit], ctx: Context, lead: str, points: list[dict],
+              causes: list | None, agency: str, leaders: str, on_token) -> Answer:
+    """The model writes the prose of the same skeleton: the passages it gets are first the chunks the
+    points were cut from, numbered as the skeleton cites them; its reply goes through the same citation
+    enforcement as every LLM answer, then to full-width punctuation."""
+    from ..generate import llm_answer
+
+    chunks: list[Hit] = []
+    ids: dict[str, int] = {}
+
+    def number(it: Item) -> int:
+        cid = it.hit.chunk.id
+        if cid not in ids:
+            chunks.append(Hit(chunk=it.hit.chunk, doc=it.hit.doc, rank=len(chunks) + 1, score=it.hit.score))
+            ids[cid] = len(chunks)
+        return ids[cid]
+
+    lines = [lead]
+    for i, p in enumerate(points):
+        marks = "".join(f"[{number(it)}]" for it in p["items"])
+        lines.append(f"{ordinal(i)}{p['text'].rstrip('；。')}。{marks}")
+    if causes is not None:
+        lines.append(CAUSE_LEAD)
+        lines += [f"{ordinal(i)}{strip_marker(s).rstrip('；。')}。[{number(it)}]" for i, (it, s) in enumerate(causes)] or [NO_CAUSE]
+    pool = chunks + [h for h in hits if h.chunk.id not in ids][: max(0, 12 - len(chunks))]
+    ans = llm_answer(backend, "draft", query.request, pool, ctx.store, on_token=on_token,
+                     variables={"topic": query.text, "agency": agency, "leaders": leaders, "skeleton": "\n".join(lines)})
+    if not ans.refused:
+        ans.text = full_width(ans.text)
+    return ans
+
+
 def draft(query: Query, ctx: Context, filters: Filters | None = None, agency: str | None = None,
           backend=None, on_token=None) -> Answer:
     """``query``: analysed for mode ``draft`` (its text is the quoted topic when the request quotes one)."""
@@ -115,11 +147,6 @@ def draft(query: Query, ctx: Context, filters: Filters | None = None, agency: st
     refused, _ = gate(query, "draft", ctx, hits)
     if refused:
         return refused
-    if backend is not None:
-        from ..generate import llm_answer
-
-        return llm_answer(backend, "draft", request, hits, ctx.store, variables={"topic": topic, "agency": agency or "【单位名称】"},
-                          on_token=on_token)
     st = ctx.settings
     book = SourceBook(ctx.store)
     kind = section_kind(topic)
@@ -149,12 +176,16 @@ def draft(query: Query, ctx: Context, filters: Filters | None = None, agency: st
         if same is not None:
             same["sources"].append(n)
             same["agencies"].append(src.get("issuer") or it.doc_id)
+            same["items"].append(it)
             continue
         if len(points) >= st.draft_points:
             continue
         points.append({"title": it.title, "text": full_width(adapt(text, agency, src, leaders)), "sources": [n],
-                       "agencies": [src.get("issuer") or it.doc_id]})
+                       "agencies": [src.get("issuer") or it.doc_id], "items": [it]})
     lead = LEAD_IN[kind].format(agency=name, leaders=leaders, topic=topic)
+    if backend is not None:
+        return _with_llm(backend, query, hits, ctx, lead, points, causes[: st.draft_causes] if kind == SHORTCOMING else None,
+                         name, leaders, on_token)
     lines = [f"（{topic}）", lead]
     paragraphs = []
     for i, p in enumerate(points):
