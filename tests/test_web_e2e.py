@@ -335,6 +335,7 @@ def test_draft_section_in_the_browser(page):
     causes, no half-width punctuation."""
     import re
 
+    page.locator("#fz-tabs button[role=tab]", has_text="智能问答").click()  # back from the other tabs
     choose_mode(page, "起草")
     page.fill("#fz-agency textarea, #fz-agency input", "某某县司法局")
     turn = ask(page, "存在的不足和原因")
@@ -366,6 +367,9 @@ def test_review_page_shows_its_sources(page, tmp_path):
     draft = tmp_path / "罗湖区应急管理局2019年报告草稿.txt"
     draft.write_text(text, encoding="utf-8")
     page.locator("#fz-tabs button[role=tab]", has_text="报告审阅").click()
+    clear = page.locator("#fz-review-file button[aria-label='Clear'], #fz-review-file button[aria-label='清除']")
+    if clear.count():  # the draft of an earlier review is still there
+        clear.first.click()
     page.set_input_files("#fz-review-file input[type=file]", str(draft))
     governing = page.locator("#fz-review-governing input")
     if (CORPUS / "outlines/2018-guobanfa-118-sanxiang-zhidu-yijian.txt").is_file():
