@@ -25,6 +25,23 @@ def _about(q: Terms, text: str, share: float = 0.6) -> bool:
     return sum(v for t, v in w.items() if t in text) / sum(w.values()) >= share
 
 
+def key_figures(text: str) -> list[str]:
+    """The figures of a sentence as written, without dates and names that hold a numeral (三项制度)."""
+    return [re.sub(r"\s+", "", v.text) for v in figures(text)
+            if v.unit != "date" and text[v.end: v.end + 2] != "制度" and not text[v.end: v.end + 1] == "例"]
+
+
+def _is_practice(s: Scored, q: Terms, titled: bool) -> bool:
+    """A sentence shown as practice: not an item's bare title, not a report's opening nor its shortcomings
+    or plans in running text, and (outside a passage titled with the topic) about the topic."""
+    if len(strip_marker(s.sentence.text)) <= 14:
+        return False
+    ch = s.sentence.hit.chunk
+    if is_frame_sentence(s.sentence.text) or after_frame(ch.text[: s.sentence.start - ch.start]):
+        return False
+    return titled or _about(q, s.sentence.text)
+
+
 def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, topic: str = "",
                 floor: float = 0.2, keep_ratio: float = 0.5) -> list[dict]:
     """One row per agency: its practice sentences on the topic (not from its shortcomings or next-year
@@ -36,7 +53,8 @@ def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, t
         if kind == PRACTICE and off_section(h.chunk.heading_path):
             continue
         groups.setdefault(h.doc.get("issuer") or h.chunk.doc_id, []).append(h)
-    keys = sorted((k for k in q.weights if len(k) >= 2), key=lambda k: -q.weights[k])[:2]  # the rarest
+    ranked = sorted((k for k in q.weights if len(k) >= 2), key=lambda k: -q.weights[k])
+    keys = [k for k in ranked[:2] if q.weights[k] >= 0.6 * q.weights[ranked[0]]]  # the rarest terms
     rows = []
     for agency, group in groups.items():
         # an agency's passages under a heading of the topic, when it has some (its 普法 section, not a
@@ -47,30 +65,25 @@ def agency_rows(q: Terms, hits: list[Hit], book: SourceBook, per_row: int = 2, t
             continue
         top = scored[0].score
         least = floor / 2 if titled else floor  # a passage titled with the topic is on it
+        eligible = [s for s in scored if s.score >= max(least, keep_ratio * top) and _is_practice(s, q, titled)]
         picked: list[Scored] = []
-        for s in scored:
+        for s in eligible:
             if len(picked) >= per_row:
                 break
-            if len(strip_marker(s.sentence.text)) <= 14:
-                continue  # an item's title (二是充分发挥法律顾问作用。) says nothing of the practice
-            ch = s.sentence.hit.chunk
-            if is_frame_sentence(s.sentence.text) or after_frame(ch.text[: s.sentence.start - ch.start]):
-                continue  # a report's opening, or its shortcomings and plans written into running text
-            if not titled and not _about(q, s.sentence.text):
-                continue
-            if s.score < least or s.score < keep_ratio * top or any(p.sentence.text == s.sentence.text for p in picked):
-                continue
-            picked.append(s)
+            if all(p.sentence.text != s.sentence.text for p in picked):
+                picked.append(s)
         if not picked:
             continue
-        if not any(figures(s.sentence.text) for s in picked):
-            with_figures = next((s for s in scored if figures(s.sentence.text) and s.score >= max(least, keep_ratio * top)
-                                 and s not in picked), None)
-            if with_figures is not None:
-                picked.append(with_figures)
+        has = any(key_figures(s.sentence.text) for s in picked)
+        near = [s for s in scored if any(s.sentence.hit.chunk.id == p.sentence.hit.chunk.id
+                                         and 0 < s.sentence.start - p.sentence.start <= 300 for p in picked)]
+        data = next((s for s in eligible + near if s not in picked and not is_frame_sentence(s.sentence.text)
+                     and len(key_figures(s.sentence.text)) >= (2 if has else 1)), None)
+        if data is not None:  # the agency's data sentence on the topic (or right after a practice): its figures
+            picked.append(data)
         picked.sort(key=lambda s: (s.sentence.doc_id, s.sentence.start))
         cites = [book.cite_sentence(s.sentence) for s in picked]
-        found = [re.sub(r"\s+", "", v.text) for s in picked for v in figures(s.sentence.text) if v.unit != "date"]
+        found = [f for s in picked for f in key_figures(s.sentence.text)]
         rows.append({"agency": agency, "doc_id": group[0].chunk.doc_id, "title": group[0].doc.get("title"),
                      "year": group[0].doc.get("year"), "practice": [s.sentence.text for s in picked],
                      "figures": list(dict.fromkeys(found)), "sources": cites,
