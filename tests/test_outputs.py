@@ -276,3 +276,12 @@ def test_draft_with_llm_gets_the_skeleton_and_keeps_its_citations_with_a_backend
     assert "产生上述问题的原因主要有" in ans.text
     assert not HALF_WIDTH.search(re.sub(r"\[\d+\]", "", ans.text))
     _verbatim(assistant, ans)
+
+
+def test_compare_key_figures_come_with_the_data_sentence(assistant):
+    ans = assistant.run("compare", "其他单位是如何开展行政执法案卷评查的？")
+    rows = {r["agency"]: r for r in ans.compare}
+    zhenba = next(r for a, r in rows.items() if "镇巴" in a)
+    assert "35卷" in zhenba["figures"]
+    assert all("三项" not in r["figures"] for r in ans.compare)
+    assert not any("监督平台" in "".join(r["practice"]) for r in ans.compare)  # 案卷评查 only
