@@ -285,3 +285,22 @@ def test_compare_key_figures_come_with_the_data_sentence(assistant):
     assert "35卷" in zhenba["figures"]
     assert all("三项" not in r["figures"] for r in ans.compare)
     assert not any("监督平台" in "".join(r["practice"]) for r in ans.compare)  # 案卷评查 only
+
+
+def test_draft_keeps_a_list_whole(assistant):
+    """An item whose lead-in announces a list (明确合法性审核具体内容。包括：…) is worded with every item of it."""
+    from assistant.evidence import SourceBook
+    from assistant.modes.draft import _trim
+    from assistant.modes.sections import items_of
+    from vectorstore.retrieve import Hit
+
+    store = assistant.kb.store
+    doc_id = "reports/2019-tianjin-renfangban-report.txt"
+    ch = next(c for c in store.doc_chunks(doc_id) if "明确合法性审核具体内容" in c.text)
+    doc = assistant.catalog.document(doc_id)
+    items = items_of(ch.text, ch.start, doc_id, lambda _o: Hit(chunk=ch, doc=doc, rank=1, score=0.0))
+    item = next(it for it in items if "明确合法性审核具体内容" in it.title)
+    text, end = _trim(item, SourceBook(store), set(), assistant.settings.draft_point_chars)
+    assert text.startswith("明确合法性审核具体内容。包括") and "制定主体是否合法" in text
+    assert "是否违反规范性文件制定程序" in text, text
+    assert store.document(doc_id).text[item.start: end].endswith("等。")

@@ -42,8 +42,9 @@ def _trim(item: Item, book: SourceBook, skip: set[str], max_chars: int) -> tuple
         at = doc.find(s, used_end - 1 if used_end else 0)
         if s in skip:
             continue
-        if len(text) + len(s) > max_chars and len(text) > 20:
-            break
+        in_list = bool(re.search(r"[：:]$", text)) or text.endswith(("；", ";"))
+        if len(text) + len(s) > (3 * max_chars if in_list else max_chars) and len(text) > 20:
+            break  # a list a lead-in announces is kept whole (up to three times the point's length)
         text += strip_marker(s)
         if at >= 0:
             used_end = at + len(s)
