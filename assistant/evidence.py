@@ -24,6 +24,28 @@ class Sentence:
         return self.hit.chunk.doc_id
 
 
+def heading_path_at(path: list[str], before: str) -> list[str]:
+    """The heading path at a quote that starts later in its passage than the passage's own heading:
+    the headings of the passage's text before the quote (3.行政应诉案件有序办理。 after 2.…) replace those
+    of their level and below."""
+    from ingest.chunking import heading_of
+
+    def level(h: str) -> int:
+        found = heading_of(h)
+        return found[0] if found else 99
+
+    out = list(path)
+    for line in before.split("\n")[1:] if "\n" in before else []:
+        found = heading_of(line)
+        if found is None:
+            continue
+        lv, title = found
+        while out and level(out[-1]) >= lv:
+            out.pop()
+        out.append(title.strip())
+    return out
+
+
 class SourceBook:
     """Numbered sources, deduplicated by (document, offsets)."""
 
@@ -51,9 +73,10 @@ class SourceBook:
         quote = text[start:end] if text else ch.text
         number = len(self.sources) + 1
         d = hit.doc
+        path = heading_path_at(list(ch.heading_path), text[ch.start: start] if text else "")
         self.sources.append(Source(
             number=number, doc_id=ch.doc_id, title=d.get("title") or ch.doc_id, issuer=d.get("issuer") or "",
-            year=d.get("year"), kind=d.get("kind") or "", heading_path=list(ch.heading_path), page=ch.page,
+            year=d.get("year"), kind=d.get("kind") or "", heading_path=path, page=ch.page,
             start=start, end=end, quote=quote, chunk_id=ch.id,
             context_before=text[max(0, start - CONTEXT_CHARS): start] if text else "",
             context_after=text[end: end + CONTEXT_CHARS] if text else "", doc_number=d.get("doc_number") or "",

@@ -21,7 +21,8 @@ from .records import REFUSAL_TEXT, Answer, Flag, Source
 REFUSAL_PHRASE = "知识库中未找到相关依据"  # what the system prompt tells the model to reply
 UNVERIFIED_NOTE = ("（大模型生成的回答未能通过引文核验：其中的陈述在所给资料中找不到依据或引用有误，"
                    "已全部删除，详见核验记录。）")
-MODE_DEFAULTS: dict[str, dict] = {"draft": {"agency": "本单位"}, "quiz": {"count": 5}}
+MODE_DEFAULTS: dict[str, dict] = {"draft": {"agency": "本单位", "leaders": "【上级党委、政府】", "skeleton": "（无，请按资料自行组织）"},
+                                   "quiz": {"count": 5}}
 VERDICTS = ("supported", "contradicted", "not_found")
 
 _THINK_RE = re.compile(r"<think>.*?</think>", re.S | re.I)

@@ -13,24 +13,20 @@ from ingest.clean import clean_text
 from ingest.loaders import load_bytes
 from ingest.metadata import DOC_NUMBER_RE, guess_issuer, guess_title
 from ingest.records import IngestError
-from vectorstore.query import analyse, terms
-from vectorstore.rerank import sentence_score
-from vectorstore.retrieve import Filters, Hit
+from vectorstore.query import analyse
+from vectorstore.retrieve import Filters
 from vectorstore.text import split_sentences
 
-from .evidence import Sentence, SourceBook
+from .evidence import SourceBook
 from .modes.base import Context, score_sentences
 from .modes.check import check_one
 from .records import Source
-from .settings import default
+from .requirements import coverage, requirements_of
 
 TEMPLATE = Path(__file__).with_name("data") / "report_structure.toml"
 CLAIM_RE = re.compile(r"\d|[一二三四五六七八九十百千两]+(?:个|项|件|名|次|宗|份|条|家|起|卷|人|日|天|月)|《[^》]+》|%|％")
 CONCRETE_RE = re.compile(r"\d|《[^》]+》|〔\d{4}〕|制度|办法|方案|机制|清单|平台|培训|审查|审核")
-# 要 as a modal verb, not inside 重要/主要/纲要/摘要/概要/简要/提要
-REQUIREMENT_RE = re.compile(r"(?<![重主纲摘概简提])要(?!点)|应当|必须|不得|不少于|不超过|严禁|禁止")
 SELF_RE = re.compile(r"(?:我|本)(?:办|局|委|县|区|市|镇|乡|厅|部|中心|单位|部门)|全年|今年|年内")
-ADDRESSED_MIN = default("addressed_min")
 # names of agencies in a draft's first lines: 罗湖区应急管理局 / 区应急管理局 / 天津市人民防空办公室
 _AGENCY_NAME = re.compile(r"[\u4e00-\u9fa5]{1,20}?(?:人民政府|委员会|管理局|办公室|办公厅|局|委|办|厅|署|中心)")
 _SELF_UNIT = re.compile(r"(?:我|本)(?:局|委|办|厅|中心|单位)[（(]([^）)]{2,30})[）)]")
@@ -46,6 +42,7 @@ class PartFinding:
     excerpt: str = ""
     chars: int = 0
     examples: list[dict] = field(default_factory=list)  # cited passages from other agencies
+    required: bool = True  # an optional part (其他需要报告的情况) that is missing is no finding against the draft
 
 
 @dataclass
@@ -63,6 +60,7 @@ class RequirementFinding:
     requirement: str
     source: int
     addressed_by: list[str] = field(default_factory=list)
+    heading: str = ""  # the governing document's heading the requirement stands under
 
 
 @dataclass
@@ -81,7 +79,9 @@ class Review:
         return {
             "parts_present": count(self.parts, "status", "present"),
             "parts_thin": count(self.parts, "status", "thin"),
-            "parts_missing": count(self.parts, "status", "missing"),
+            "parts": len(self.parts),
+            "parts_missing": sum(1 for p in self.parts if p.status == "missing" and p.required),
+            "parts_optional_missing": sum(1 for p in self.parts if p.status == "missing" and not p.required),
             "claims": len(self.claims),
             "supported": count(self.claims, "verdict", "supported"),
             "contradicted": count(self.claims, "verdict", "contradicted"),
@@ -168,22 +168,32 @@ def find_parts(text: str, template: dict, ctx: Context | None, book: SourceBook 
         else:
             status, how = "thin", ("heading" if matched else "content")
             body = heading_body or content_body
-        if status == "missing" and not part.get("required", True):
-            continue
-        f = PartFinding(part["id"], part["name"], status, how, heads, body.strip()[:160], len(body))
-        if status != "present" and ctx is not None and book is not None:
-            f.examples = part_examples(part.get("example_query") or part["name"], ctx, book, exclude=own_docs)
+        f = PartFinding(part["id"], part["name"], status, how, heads, body.strip()[:160], len(body),
+                        required=part.get("required", True))
+        if status != "present" and f.required and ctx is not None and book is not None:
+            f.examples = part_examples(part.get("example_query") or part["name"], ctx, book, exclude=own_docs,
+                                       headings=part.get("heading_keywords", []))
         findings.append(f)
     return findings
 
 
-def part_examples(query: str, ctx: Context, book: SourceBook, n: int = 3, exclude: list[str] = ()) -> list[dict]:
-    """Cited example passages of other agencies' reports for a missing or thin part."""
+def part_examples(query: str, ctx: Context, book: SourceBook, n: int = 3, exclude: list[str] = (),
+                  headings: list[str] = ()) -> list[dict]:
+    """Cited example passages of other agencies' reports for a missing or thin part: from each agency's
+    section of that part (a heading holding one of ``headings``) when it has one."""
     retriever = ctx.retriever
     others = [d for d in ctx.catalog.reports() if d not in exclude]
     filters = Filters(doc_ids=others) if others else None
     analysed = analyse(query, ctx.catalog)
-    hits = retriever.search_by_agency(analysed, filters, per_agency=1)[:n]
+    pool = retriever.search_by_agency(analysed, filters, per_agency=4)
+    own_part = [h for h in pool if any(k in _nfkc(x) for x in h.chunk.heading_path for k in headings)]
+    hits, seen = [], set()
+    for h in own_part + pool:  # one passage per agency, its part's own section first
+        key = h.doc.get("issuer") or h.chunk.doc_id
+        if key not in seen:
+            seen.add(key)
+            hits.append(h)
+    hits = hits[:n]
     q = analysed.terms
     out = []
     for h in hits:
@@ -259,31 +269,17 @@ def check_claims(text: str, own: list[str], ctx: Context, book: SourceBook) -> l
     return findings
 
 
-def requirement_sentences(doc_id: str, ctx: Context) -> list[Sentence]:
-    store = ctx.store
-    doc = ctx.catalog.document(doc_id)
-    if doc is None:
-        raise ValueError(f"no document {doc_id!r} in the knowledge base")
-    out = []
-    for ch in store.doc_chunks(doc_id):
-        hit = Hit(ch, doc, 0, 0.0)
-        for a, b in split_sentences(ch.text):
-            s = ch.text[a:b]
-            if REQUIREMENT_RE.search(s) and 15 <= len(s) <= 220 and not heading_of(s):
-                out.append(Sentence(hit, ch.start + a, ch.start + b, s))
-    return out
-
-
-def requirements_coverage(text: str, doc_ids: list[str], ctx: Context, book: SourceBook) -> list[RequirementFinding]:
-    draft = [text[a:b] for a, b in split_sentences(text) if len(text[a:b]) >= 8]
+def requirements_coverage(text: str, doc_ids: list[str], ctx: Context, book: SourceBook,
+                          year: int | None = None) -> list[RequirementFinding]:
+    """The governing documents' requirements (``assistant.requirements``), each with the draft sentences
+    that address it."""
     out = []
     for doc_id in doc_ids:
-        for req in requirement_sentences(doc_id, ctx):
-            q = terms(req.text, ctx.catalog)  # the requirement's terms, scored against each draft sentence
-            scored = sorted(((sentence_score(q, s), s) for s in draft), reverse=True)
-            addressed = [s for sc, s in scored[:3] if sc >= ctx.settings.addressed_min]
-            out.append(RequirementFinding(doc_id, req.hit.doc.get("title") or doc_id, req.text,
-                                          book.cite_sentence(req), addressed))
+        reqs = requirements_of(doc_id, ctx, year)
+        for req, addressed in zip(reqs, coverage(reqs, text, ctx)):
+            s = req.sentence
+            out.append(RequirementFinding(doc_id, s.hit.doc.get("title") or doc_id, s.text, book.cite_sentence(s),
+                                          [t for t, _ in addressed], heading=req.heading))
     return out
 
 
@@ -299,6 +295,7 @@ def review_text(text: str, ctx: Context, agency: str | None = None, governing: l
     own = agency_documents(agency, title, ctx, text)
     parts = find_parts(text, template, ctx, book, own)
     claims = check_claims(text, own, ctx, book)
-    reqs = requirements_coverage(text, governing or [], ctx, book)
+    year = next((int(y) + 1 for y in re.findall(r"((?:19|20)\d{2})\s*年", title)), None)  # the report is written the year after
+    reqs = requirements_coverage(text, governing or [], ctx, book, year)
     return Review(title, agency, template.get("source", ""), parts, claims, reqs, book.sources,
                   round(time.perf_counter() - t0, 2))

@@ -72,6 +72,33 @@ class Settings(BaseSettings):
         "check: evidence score enough to show a contradiction (a value or direction that disagrees)"))
     addressed_min: float = Field(default=0.38, description=(
         "review: score of a draft sentence against a requirement for the requirement to count as addressed"))
+    draft_topic_min: float = Field(default=0.4, description=(
+        "draft: score a passage's best sentence needs for the passage to be on the asked topic (practice topics)"))
+    draft_topic_share: float = Field(default=0.6, description=(
+        "draft: share of the topic's term weight an item must hold when neither its heading nor its title "
+        "names the topic's rarest terms"))
+    draft_points: int = Field(default=5, description="draft: 一是/二是… points of a section at most")
+    draft_causes: int = Field(default=3, description="draft: causes given for shortcomings at most")
+    draft_items_per_agency: int = Field(default=2, description="draft: items taken from one agency's report at most")
+    draft_point_chars: int = Field(default=200, description="draft: characters of one point before its body is cut")
+    draft_merge_min: float = Field(default=0.45, description=(
+        "draft: Jaccard of two items' title bigrams from which they are one point citing both agencies"))
+    quiz_topic_min: float = Field(default=0.3, description=(
+        "quiz: score a duty sentence needs to be on the topic (all of a document whose title shares the topic's words is)"))
+    quiz_title_share: float = Field(default=0.6, description=(
+        "quiz: share of the topic's bigrams a document title must hold for the whole document to be on the topic"))
+    addressed_z: float = Field(default=2.5, description=(
+        "review: standard deviations above the draft's mean embedding cosine with a requirement from which a "
+        "draft sentence that also shares terms with it (half of addressed_min) addresses it"))
+    addressed_key_share: float = Field(default=0.67, description=(
+        "review: share of a requirement's rarest terms a draft sentence holding them addresses it"))
+    requirement_key_terms: int = Field(default=3, description="review: rarest terms of a requirement that are its key terms")
+    requirement_merge_min: float = Field(default=0.6, description=(
+        "review: share of a requirement's bigrams an earlier one holds for the two to be merged"))
+    requirement_subject_min: float = Field(default=0.35, description=(
+        "check: share of the claim's topic-term weight a governing requirement must hold to be shown with it"))
+    compare_topic_min: float = Field(default=0.3, description=(
+        "compare: score a sentence needs to be shown as an agency's practice on the asked topic"))
     citation_support_min: float = Field(default=0.5, description=(
         "citations: share of a statement's character bigrams found in its cited passages"))
 

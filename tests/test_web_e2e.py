@@ -330,6 +330,64 @@ def test_review_page_reviews_an_uploaded_draft(page, tmp_path):
     assert docx.Document(str(path)).tables[0].rows[0].cells[0].text == "报告"
 
 
+def test_draft_section_in_the_browser(page):
+    """A drafter's section: lead-in with the county's leadership, 一是/二是/三是 none dropped, each cited,
+    causes, no half-width punctuation."""
+    import re
+
+    page.locator("#fz-tabs button[role=tab]", has_text="智能问答").click()  # back from the other tabs
+    choose_mode(page, "起草")
+    page.fill("#fz-agency textarea, #fz-agency input", "某某县司法局")
+    turn = ask(page, "存在的不足和原因")
+    body = turn.locator(".fz-a-main .fz-draft")
+    text = body.inner_text()
+    assert "县委、县政府" in text and "市委、市政府" not in text
+    points = re.findall(r"^([一二三四五六七八九十])是", text, flags=re.M)
+    assert points[:3] == ["一", "二", "三"], text
+    assert "产生上述问题的原因主要有" in text
+    for line in text.split("\n"):
+        if re.match(r"^[一二三四五六七八九十]是", line):
+            assert re.search(r"\[\d+\]", line), line
+    assert not re.search(r"[,;:!?()]", re.sub(r"\[\d+\]", "", text)), text
+    assert_cited(turn, min_sources=3)
+    shot(page, "e2e-11-draft-section")
+
+
+def test_quiz_gives_the_items_asked_in_the_browser(page):
+    choose_mode(page, "出题")
+    turn = ask(page, "政府信息公开")
+    items = turn.locator(".fz-a-main .fz-quiz > li")
+    assert items.count() == 5, turn.inner_text()  # the slider's default
+    assert_cited(turn)
+    shot(page, "e2e-12-quiz-5")
+
+
+def test_review_page_shows_its_sources(page, tmp_path):
+    text = (CORPUS / "reports/2019-luohu-qu-yingjiju-report.txt").read_text(encoding="utf-8")
+    draft = tmp_path / "罗湖区应急管理局2019年报告草稿.txt"
+    draft.write_text(text, encoding="utf-8")
+    page.locator("#fz-tabs button[role=tab]", has_text="报告审阅").click()
+    clear = page.locator("#fz-review-file button[aria-label='Clear'], #fz-review-file button[aria-label='清除']")
+    if clear.count():  # the draft of an earlier review is still there
+        clear.first.click()
+    page.set_input_files("#fz-review-file input[type=file]", str(draft))
+    governing = page.locator("#fz-review-governing input")
+    if (CORPUS / "outlines/2018-guobanfa-118-sanxiang-zhidu-yijian.txt").is_file():
+        governing.click()
+        page.locator("[role=option]", has_text="国办发〔2018〕118号").first.click()
+        page.keyboard.press("Escape")
+    page.click("#fz-review-run")
+    page.wait_for_function("document.querySelector('#fz-review-result .fz-review') && "
+                           "document.querySelector('#fz-review-result').innerText.includes('罗湖')", timeout=240000)
+    result = page.locator("#fz-review-result")
+    assert result.locator("h3", has_text="来源").count() == 1
+    sources = result.locator(".fz-review-sources .fz-src")
+    assert sources.count() >= 1
+    assert sources.first.locator("mark").inner_text().strip()
+    assert "结构（5个部分）" in result.inner_text()
+    shot(page, "e2e-13-review-sources")
+
+
 def test_nothing_was_fetched_from_outside(page):
     assert page.outside == [], page.outside
     assert page.errors == [], page.errors

@@ -13,7 +13,8 @@ def _summary_rows(r: Review) -> list[tuple[str, str]]:
     return [
         ("报告", r.title or "（无标题）"),
         ("报告单位", r.agency or "（未识别）"),
-        ("结构（五个部分）", f"具备 {s['parts_present']}，单薄 {s['parts_thin']}，缺失 {s['parts_missing']}"),
+        (f"结构（{s['parts']}个部分）", f"具备 {s['parts_present']}，单薄 {s['parts_thin']}，缺失 {s['parts_missing']}"
+                                       + (f"，未写（非必需）{s['parts_optional_missing']}" if s["parts_optional_missing"] else "")),
         ("事实性表述", f"共 {s['claims']} 句：一致 {s['supported']}，不符 {s['contradicted']}，"
                    f"未找到 {s['not_found']}，需本单位核实 {s['needs_agency_records']}"),
         ("上级要求覆盖", f"{s['requirements_addressed']}/{s['requirements']} 条有对应表述" if s["requirements"] else "未选择上级文件"),

@@ -11,6 +11,7 @@ from .web_render import esc, message_html
 
 REVIEW_FILE_TYPES = [".txt", ".md", ".pdf", ".docx", ".html", ".htm"]
 STATUS_CLASS = {"present": "ok", "thin": "warn", "missing": "bad"}
+OPTIONAL_MISSING = "未写（非必需）"
 VERDICT_CLASS = {"supported": "ok", "contradicted": "bad", "not_found": "muted", "needs_agency_records": "info"}
 
 
@@ -33,9 +34,10 @@ def review_html(r) -> str:
     out += [f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in _summary_rows(r)]
     out.append(f'</table><h3>一、结构完整性</h3><p class="fz-muted">依据：{esc(r.template_source)}</p><ul>')
     for p in r.parts:
-        cls = STATUS_CLASS[p.status]
+        cls = STATUS_CLASS[p.status] if p.required else "muted"
+        status = STATUS_ZH[p.status] if p.required or p.status != "missing" else OPTIONAL_MISSING
         heads = f"（标题：{esc('；'.join(p.headings))}）" if p.headings else ""
-        out.append(f'<li><span class="fz-badge fz-{cls}">{STATUS_ZH[p.status]}</span> <b>{esc(p.name)}</b> '
+        out.append(f'<li><span class="fz-badge fz-{cls}">{status}</span> <b>{esc(p.name)}</b> '
                    f'{HOW_ZH[p.how]}{heads}')
         if p.examples:
             out.append("<ul>" + "".join(f"<li>可参考 {esc(e['agency'])}：{esc(e['text'])}{cite(e['source'])}</li>"
@@ -51,12 +53,37 @@ def review_html(r) -> str:
     out.append("</ul><h3>三、上级要求覆盖情况</h3><ul>")
     if not r.requirements:
         out.append("<li>未选择上级文件。</li>")
+    heading, title = None, None
     for q in r.requirements:
+        if q.title != title:
+            out.append(f'<li class="fz-req-doc"><b>《{esc(q.title)}》</b></li>')
+            title, heading = q.title, None
+        if q.heading != heading and q.heading:
+            out.append(f'<li class="fz-req-head"><b>{esc(q.heading)}</b></li>')
+        heading = q.heading
         cls, label = ("ok", "已覆盖") if q.addressed_by else ("warn", "未见对应表述")
         addressed = "".join(f"<li>报告表述：{esc(s)}</li>" for s in q.addressed_by)
         out.append(f'<li><span class="fz-badge fz-{cls}">{label}</span> {esc(q.requirement)}{cite(q.source)}'
                    + (f"<ul>{addressed}</ul>" if addressed else "") + "</li>")
-    out.append("</ul></div>")
+    out.append("</ul>")
+    out.append(sources_html(r.sources))
+    out.append("</div>")
+    return "".join(out)
+
+
+def sources_html(sources) -> str:
+    """The numbered sources the sheet cites, as the chat page shows them: title, issuer, heading path
+    and the quote (verbatim) with its context."""
+    if not sources:
+        return ""
+    out = ['<h3>来源</h3><ol class="fz-review-sources">']
+    for s in sources:
+        loc = " > ".join(s.heading_path)
+        meta = " · ".join(x for x in (s.issuer, str(s.year or ""), s.doc_number, loc) if x)
+        out.append(f'<li class="fz-src" data-n="{s.number}" value="{s.number}"><div class="fz-src-title">《{esc(s.title)}》</div>'
+                   f'<div class="fz-src-meta">{esc(meta)}</div><div class="fz-src-quote">{esc(s.context_before[-40:])}'
+                   f'<mark>{esc(s.quote)}</mark>{esc(s.context_after[:40])}</div></li>')
+    out.append("</ol>")
     return "".join(out)
 
 

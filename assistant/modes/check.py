@@ -13,6 +13,7 @@ from ..labels import VERDICT_ZH
 from ..records import Answer
 from ..settings import default
 from .base import Context, Scored, passages_of, semantic_order, topic_sentences
+from .explain import about_subject, explain
 
 SUPPORT_MIN = default("support_min")
 RELATED_MIN = default("related_min")
@@ -136,7 +137,8 @@ def governing_requirements(claim: Query, ctx: Context, book: SourceBook, k: int 
     hits = ctx.retriever.search(claim, Filters(kind=["outline", "law"], level=["national"]), k=6)
     if not hits:
         return []
-    scored = [s for s in topic_sentences(claim, hits) if _REQUIREMENT.search(s.sentence.text)]
+    scored = [s for s in topic_sentences(claim, hits) if _REQUIREMENT.search(s.sentence.text)
+              and about_subject(claim, s.sentence.text, ctx.settings.requirement_subject_min)]
     out = []
     for s in scored[:k]:
         if s.score < ctx.settings.requirement_min:
@@ -169,6 +171,9 @@ def check_one(query: Query, ctx: Context, filters: Filters | None, book: SourceB
             c, reason = conflict
             verdict = "contradicted"
             related = [c] + [s for s in related if s is not c]
+    if verdict == "contradicted":  # the explanation quotes the evidence about the claim's own predicate
+        pool = [s for s in scored[:12] if s.sentence.doc_id == best.sentence.doc_id]
+        reason, related = explain(claim, verdict, reason, related, pool)
     if verdict == "supported" and not values_found(claim, " ".join(s.sentence.text for s in related)):
         return {"claim": claim, "verdict": "not_found", "reason": "来源中没有该说法的数值，无法确认", "evidence": []}, hits
     if verdict == "supported" and max(s.evidence_score for s in related) < st.support_min:
