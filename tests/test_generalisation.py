@@ -83,3 +83,20 @@ def test_when_at_the_latest_is_answered_by_a_time_limit(assistant):
 def test_a_claim_whose_figure_no_source_gives_is_not_supported(assistant):
     ans = assistant.run("check", "核对：公职人员受到记过处分的，处分期为九个月。")
     assert ans.verdict in ("contradicted", "not_found")
+
+
+@pytest.mark.parametrize("question", [
+    "镇巴县公安局2019年办理了多少起行政案件？",  # a department of a place whose own report is in the KB
+    "天津市司法局如何推进法治政府建设？",
+])
+def test_a_department_without_its_own_report_is_refused(assistant, question):
+    ans = assistant.run("ask", question)
+    assert ans.refused
+
+
+@pytest.mark.parametrize("question", [
+    "镇巴县政府2019年受理了多少件行政复议申请？",  # the place's government is its own report
+    "宝坻区城管委2021年聘请了几名法律顾问？",
+])
+def test_the_place_government_and_known_agencies_are_answered(assistant, question):
+    assert not assistant.run("ask", question).refused

@@ -225,15 +225,15 @@ def _places(text: str) -> list[str]:
 
 def _agencies(text: str, known: str) -> list[str]:
     """Agencies the question names whose place no document of the knowledge base is of (北京市海淀区应急管理局
-    when no document is of 海淀区), and ministries (生态环境部). An agency of a known place is left to the
-    document prior: its report, if any, is found by name."""
+    when no document is of 海淀区, or 镇巴县公安局 when only the county's own report is), and ministries
+    (生态环境部). Whether a document is issued by it is decided by the catalogue (``_unresolved``)."""
     import jieba.posseg as pseg
 
     tokenize("")  # make sure jieba carries the field dictionary
     toks = list(pseg.cut(text))
     out = []
     for i, (w, flag) in enumerate(toks):
-        if flag != "ns" or len(w) < 2 or w.startswith(_NOT_PLACE_PREFIX) or w in known:
+        if flag != "ns" or len(w) < 2 or w.startswith(_NOT_PLACE_PREFIX):
             continue
         name = w
         for w2, _ in toks[i + 1: i + 6]:
@@ -241,7 +241,10 @@ def _agencies(text: str, known: str) -> list[str]:
                 break
             name += w2
             if re.search(rf"{_AGENCY_SUFFIX}$", name):
-                out.append(name)
+                # of a place the knowledge base knows, only a department counts (镇巴县公安局): the place's
+                # government is the place's own report, found by the document prior
+                if w not in known or not re.search(r"(?:人民政府|政府)$", name):
+                    out.append(name)
                 break
     for m in _MINISTRY.finditer(text):
         if not m.group("org").endswith(_NOT_MINISTRY):
