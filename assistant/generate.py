@@ -13,7 +13,7 @@ import prompts
 from vectorstore.retrieve import Hit
 from vectorstore.store import Store
 
-from . import citations
+from . import budget, citations
 from .evidence import SourceBook
 from .llm import LLMBackend, TokenCallback
 from .records import REFUSAL_TEXT, Answer, Flag, Source
@@ -22,7 +22,6 @@ REFUSAL_PHRASE = "知识库中未找到相关依据"  # what the system prompt t
 UNVERIFIED_NOTE = ("（大模型生成的回答未能通过引文核验：其中的陈述在所给资料中找不到依据或引用有误，"
                    "已全部删除，详见核验记录。）")
 MODE_DEFAULTS: dict[str, dict] = {"draft": {"agency": "本单位"}, "quiz": {"count": 5}}
-VERDICTS = ("supported", "contradicted", "not_found")
 
 _THINK_RE = re.compile(r"<think>.*?</think>", re.S | re.I)
 _FENCE_RE = re.compile(r"^\s*```[\w-]*\s*$", re.M)
@@ -30,8 +29,6 @@ _HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+\S")
 _TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _QUIZ_ITEM_RE = re.compile(r"^(\s{0,3}#{0,6}\s*)第\s*(\d+)\s*题")
 _QUIZ_LINE_RE = re.compile(r"^\s*(?:[-*]\s*)?(?:题目|题干|问题|答案|正确答案)\s*[:：]|^\s*(?:[-*]\s*)?[A-DＡ-Ｄ]\s*[.．、)）]")
-_CLAIM_RE = re.compile(r"^\s*(?:[-*]\s*|\d+[.、]\s*)?主张\s*\d*\s*[:：]\s*(.+)$")
-_VERDICT_RE = re.compile(r"^\s*(?:[-*]\s*)?结论\s*[:：]\s*(supported|contradicted|not_found)\b", re.I)
 
 
 # ---- passages and prompt ------------------------------------------------------------------------
@@ -120,13 +117,6 @@ def _exempt(mode: str, line: str, next_line: str, question: str) -> bool:
         return True  # table header row
     if mode == "quiz" and (_QUIZ_LINE_RE.match(line) or _QUIZ_ITEM_RE.match(line)):
         return True  # question, options and answer letter; the 解析 line carries the citation
-    if mode == "check":
-        if _VERDICT_RE.match(line):
-            return True
-        m = _CLAIM_RE.match(line)
-        if m:  # the user's own claim, restated: it is checked, not asserted
-            share, missing = citations.support(m.group(1), [question])
-            return share >= 0.8 and not missing
     return False
 
 
@@ -185,23 +175,6 @@ def _quiz_items(text: str) -> str:
     return "\n".join(out)
 
 
-def _check_blocks(text: str) -> str:
-    """A supported/contradicted verdict whose evidence did not survive the check is not established."""
-    blocks = re.split(r"\n\s*\n", text)
-    out = []
-    for block in blocks:
-        if _CLAIM_RE.match(block.split("\n", 1)[0]) and not citations.markers(block):
-            lines = []
-            for line in block.split("\n"):
-                m = _VERDICT_RE.match(line)
-                if m and m.group(1).lower() != "not_found":
-                    line = "结论：not_found（依据未通过核验）"
-                lines.append(line)
-            block = "\n".join(lines)
-        out.append(block)
-    return "\n\n".join(out)
-
-
 def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -218,13 +191,20 @@ def llm_answer(backend: LLMBackend, mode: str, question: str, hits: list[Hit], s
     Raises ``LLMError`` when the server fails and ``PromptNotFoundError`` for an unknown mode.
     """
     passages_meta = [{"doc_id": h.chunk.doc_id, "chunk_id": h.chunk.id, "rank": h.rank} for h in hits]
-    sources, passages = number_passages(hits, store)
-    system, user = render_prompt(mode, question, passages, variables)
+    sources, _ = number_passages(hits, store)
     base = dict(mode=mode, question=question, backend=backend.name, passages=passages_meta)
     if not sources:  # nothing to answer from: do not ask the model to invent
         return Answer(text=REFUSAL_TEXT, refused=True, **base)
 
+    def render(ss: list[Source]) -> tuple[str, str]:
+        return render_prompt(mode, question, "\n\n".join(format_passage(s) for s in ss), variables)
+
+    # the prompt fits the model's window: the lowest-ranked passages go first (markers to them dangle)
+    sources = budget.fit(sources, render, budget.prompt_budget(backend.context_window(), backend.settings),
+                         backend.settings)
+    system, user = render(sources)
     raw = backend.complete(system, user, on_token=on_token)
+    base["model_reply"] = raw
     text = clean_reply(raw)
     if is_refusal(text, sources):
         return Answer(text=REFUSAL_TEXT, refused=True, **base)
@@ -232,8 +212,6 @@ def llm_answer(backend: LLMBackend, mode: str, question: str, hits: list[Hit], s
     text, flags = enforce_lines(mode, text, sources, question)
     if mode == "quiz":
         text = _quiz_items(text)
-    if mode == "check":
-        text = _check_blocks(text)
     text = _tidy(_drop_table_without_rows(text))
     if not _has_citation(text):
         return Answer(text=f"{REFUSAL_TEXT}\n{UNVERIFIED_NOTE}", refused=True, flags=flags, **base)

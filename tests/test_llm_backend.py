@@ -310,21 +310,6 @@ def test_draft_prompt_carries_agency_and_topic(kb, retriever, server, backend):
 
 
 @pytest.mark.slow
-def test_check_keeps_claim_and_contradicting_evidence(kb, retriever, server, backend):
-    claim = "甲市司法局2022年办理行政复议案件5件。"
-    hits = hits_for(retriever, claim)
-    a = number_of(hits, kb.store, "行政复议案件3件")
-    server.push(f"主张：{claim}\n结论：contradicted\n依据：资料记载全年办理行政复议案件3件。[{a}]\n\n"
-                f"主张：{claim}\n结论：supported\n依据：全年办理行政复议案件5件。[{a}]")
-    ans = llm_answer(backend, "check", claim, hits, kb.store)
-    blocks = ans.text.split("\n\n")
-    assert blocks[0] == f"主张：{claim}\n结论：contradicted\n依据：资料记载全年办理行政复议案件3件。[1]"
-    # the second verdict lost its (wrong) evidence: it is not established
-    assert blocks[1] == f"主张：{claim}\n结论：not_found（依据未通过核验）"
-    assert reasons(ans) == ["number_mismatch"]
-
-
-@pytest.mark.slow
 def test_quiz_drops_items_without_verified_explanation(kb, retriever, server, backend):
     hits = hits_for(retriever, "行政复议")
     a = number_of(hits, kb.store, "行政复议案件3件")
@@ -390,7 +375,8 @@ def test_prompts_load_and_render():
         prompts.load("../settings")
     assert "知识库中未找到相关依据。" in prompts.load("system")
     assert "单位 | 做法 | 关键数字 | 出处" in prompts.load("compare")
-    for mode in ("ask", "compare", "draft", "check", "quiz"):
+    assert "check" not in prompts.available()  # check decides verdicts in code, never by a model
+    for mode in ("ask", "compare", "draft", "quiz"):
         system, user = render_prompt(mode, "问题{不是占位符}", "[1] 《标题》\n正文{x}")
         assert "法治政府建设报告助手" in system
         assert "问题{不是占位符}" in user and "正文{x}" in user  # values are never re-parsed
