@@ -183,10 +183,62 @@ def _has_citation(text: str) -> bool:
     return bool(citations.markers(text))
 
 
+def verify(mode: str, raw: str, sources: list[Source], question: str) -> tuple[str, list[Flag], list[Source], str]:
+    """The reply held to the citation rules: (text, flags, cited sources renumbered, refusal kind).
+    The refusal kind is "" for an answer, "model" when the model said the passages hold no answer,
+    "unverified" when nothing it said survived the check."""
+    text = clean_reply(raw)
+    if is_refusal(text, sources):
+        return REFUSAL_TEXT, [], [], "model"
+    text, flags = enforce_lines(mode, text, sources, question)
+    if mode == "quiz":
+        text = _quiz_items(text)
+    text = _tidy(_drop_table_without_rows(text))
+    if not _has_citation(text):
+        return f"{REFUSAL_TEXT}\n{UNVERIFIED_NOTE}", flags, [], "unverified"
+    text, cited = citations.renumber(text, sources)
+    return text, flags, cited, ""
+
+
+class VerifiedStream:
+    """Streams only verified text: each time a line of the reply completes, the reply so far (less its
+    last complete line, which a marker-only line or a table separator may still change) goes through
+    ``verify`` and what it adds is passed on. The final text extends what was streamed, so the streamed
+    answer is the final answer."""
+
+    def __init__(self, mode: str, sources: list[Source], question: str, out: TokenCallback) -> None:
+        self.mode, self.sources, self.question, self.out = mode, sources, question, out
+        self.raw: list[str] = []
+        self.sent = ""
+
+    def __call__(self, piece: str) -> None:
+        self.raw.append(piece)
+        if "\n" not in piece:
+            return
+        raw = "".join(self.raw)
+        if "<think>" in raw.lower() and "</think>" not in raw.lower():
+            return  # reasoning still open
+        done = "\n".join(raw.split("\n")[:-2])
+        if done.strip():
+            text, _, _, refused = verify(self.mode, done, self.sources, self.question)
+            if not refused:
+                self._send(text)
+
+    def finish(self, text: str, refused: str) -> None:
+        if not refused:
+            self._send(text)
+
+    def _send(self, text: str) -> None:
+        if len(text) > len(self.sent) and text.startswith(self.sent):
+            self.out(text[len(self.sent):])
+            self.sent = text
+
+
 # ---- entry point --------------------------------------------------------------------------------
 def llm_answer(backend: LLMBackend, mode: str, question: str, hits: list[Hit], store: Store,
                variables: dict | None = None, on_token: TokenCallback | None = None) -> Answer:
     """Ask ``backend`` to answer ``question`` in ``mode`` from ``hits``; keep only what the passages support.
+    With ``on_token``, the verified answer is streamed to it as the model writes (see ``VerifiedStream``).
 
     Raises ``LLMError`` when the server fails and ``PromptNotFoundError`` for an unknown mode.
     """
@@ -203,17 +255,9 @@ def llm_answer(backend: LLMBackend, mode: str, question: str, hits: list[Hit], s
     sources = budget.fit(sources, render, budget.prompt_budget(backend.context_window(), backend.settings),
                          backend.settings)
     system, user = render(sources)
-    raw = backend.complete(system, user, on_token=on_token)
-    base["model_reply"] = raw
-    text = clean_reply(raw)
-    if is_refusal(text, sources):
-        return Answer(text=REFUSAL_TEXT, refused=True, **base)
-
-    text, flags = enforce_lines(mode, text, sources, question)
-    if mode == "quiz":
-        text = _quiz_items(text)
-    text = _tidy(_drop_table_without_rows(text))
-    if not _has_citation(text):
-        return Answer(text=f"{REFUSAL_TEXT}\n{UNVERIFIED_NOTE}", refused=True, flags=flags, **base)
-    text, cited = citations.renumber(text, sources)
-    return Answer(text=text, sources=cited, flags=flags, **base)
+    stream = VerifiedStream(mode, sources, question, on_token) if on_token is not None else None
+    raw = backend.complete(system, user, on_token=stream)
+    text, flags, cited, refused = verify(mode, raw, sources, question)
+    if stream is not None:
+        stream.finish(text, refused)
+    return Answer(text=text, sources=cited, flags=flags, refused=bool(refused), model_reply=raw, **base)

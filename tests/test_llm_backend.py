@@ -172,15 +172,41 @@ def test_streaming_feeds_on_token_and_enforces_the_joined_text(kb, retriever, se
     server.push(pieces)
     tokens: list[str] = []
     ans = llm_answer(backend, "ask", QUESTION, hits, kb.store, on_token=tokens.append)
-    assert len(tokens) >= 3
-    assert tokens == pieces
-    joined = "".join(tokens)
+    assert ans.model_reply == "".join(pieces)
     sources, _ = number_passages(hits, kb.store)
-    enforced, _ = citations.enforce(joined, sources)
+    enforced, _ = citations.enforce(ans.model_reply, sources)
     expected, _ = citations.renumber(enforced, sources)
     assert ans.text == expected == f"{GOOD}[1]"
+    # only verified text is streamed: the uncited line never reaches the listener
+    assert "".join(tokens) == ans.text
     assert reasons(ans) == ["uncited"]
     assert server.last_request.body.get("stream") is True
+
+
+@pytest.mark.slow
+def test_streaming_multiline_reply_streams_verified_lines_only(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    m = number_of(hits, kb.store, "培训12次")
+    reply = (f"## 行政复议\n{GOOD}\n[{n}]\n编造的一句话，没有任何出处。\n"
+             f"我局组织执法人员培训12次，参训人员达480人次。[{m}][9]\n培训共25次。[{m}]\n")
+    server.push([reply[i: i + 3] for i in range(0, len(reply), 3)])
+    tokens: list[str] = []
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store, on_token=tokens.append)
+    assert len(tokens) >= 2  # lines arrived one after another, not all at the end
+    assert "".join(tokens) == ans.text
+    assert "编造" not in ans.text and "25次" not in ans.text and "[9]" not in ans.text
+    assert ans.text.startswith(f"## 行政复议\n{GOOD}[")
+    assert sorted(reasons(ans)) == ["dangling_marker", "number_mismatch", "uncited"]
+
+
+@pytest.mark.slow
+def test_streaming_of_an_unverified_reply_streams_nothing(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    server.push(["## 标题\n", "没有出处的一句话。\n", "另一句没有出处的话。\n"])
+    tokens: list[str] = []
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store, on_token=tokens.append)
+    assert ans.refused and tokens == []
 
 
 # ---- (f) the model refuses ------------------------------------------------------------------------------
