@@ -177,6 +177,9 @@ class OpenAIBackend(LLMBackend):
         if isinstance(exc, openai.APITimeoutError) or "timeout" in type(exc).__name__.lower():
             return LLMError(f"大模型服务 {where} 在 {self.timeout:g} 秒内没有响应，请稍后重试或调大 FAZHI_LLM_TIMEOUT",
                             f"the LLM server at {where_en} did not answer within {self.timeout:g} s")
+        if _cut_off(exc):
+            return LLMError(f"大模型服务 {where} 在回答中途断开了连接（服务可能已停止或崩溃）",
+                            f"the LLM server at {where_en} closed the connection in mid-reply")
         if isinstance(exc, openai.APIConnectionError):
             return LLMError(f"无法连接大模型服务 {where}，请确认服务已启动、地址和端口正确",
                             f"cannot reach the LLM server at {where_en}")
@@ -201,6 +204,18 @@ class OpenAIBackend(LLMBackend):
                             f"the LLM call to {where_en} failed: {_short(str(exc))}")
         return LLMError(f"调用大模型服务 {where} 时出错：{type(exc).__name__}: {_short(str(exc))}",
                         f"error while calling the LLM server at {where_en}: {type(exc).__name__}: {_short(str(exc))}")
+
+
+def _cut_off(exc: BaseException) -> bool:
+    """The connection broke while the reply was streaming (httpx's incomplete-body / read errors)."""
+    import httpx
+
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 _CONTEXT_RE = re.compile(r"context|n_ctx|maximum.{0,20}length|too (?:long|many tokens)|exceed", re.I)

@@ -4,8 +4,7 @@ For users who hold a model file (e.g. a Qwen instruct GGUF) but run no server:
 ``FAZHI_LLM_BACKEND=llamacpp FAZHI_LLM_MODEL_PATH=/path/model.gguf`` (or ``fazhi --llm-model PATH``).
 The model's own chat template (from the GGUF metadata) formats the messages. Nothing is downloaded:
 the file is opened where it lies. One reply is generated at a time (a llama.cpp context is not
-thread-safe); the context window is ``llm_context_tokens`` or, unset, ``llm_context_fallback``
-(capped at the model's training context).
+thread-safe); the context window opened is ``llm_context_tokens`` or, unset, ``llm_context_fallback``.
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
         "longest reply asked of the model (max_tokens); reserved out of the context window"))
     llm_context_tokens: int | None = Field(default=None, description=(
         "the model's context window in tokens; unset: asked from the server (vLLM max_model_len, llama.cpp "
-        "/props n_ctx) or the loaded GGUF, else llm_context_fallback"))
+        "/props n_ctx), else llm_context_fallback (llamacpp: the window it opens)"))
     llm_context_fallback: int = Field(default=4096, description=(
         "context window assumed when neither llm_context_tokens nor the server gives one"))
     llm_tokens_per_tiktoken: float = Field(default=1.0, description=(
