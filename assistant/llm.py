@@ -102,7 +102,9 @@ class OpenAIBackend(LLMBackend):
         self.llm = ChatOpenAI(
             model=self.model, base_url=self.base_url, api_key=settings.llm_api_key or DEFAULT_API_KEY,
             timeout=self.timeout, max_retries=max_retries, temperature=temperature,
-            max_tokens=max_tokens or settings.llm_max_tokens,
+            # sent as `max_tokens`, which every OpenAI-compatible server reads (langchain's own parameter
+            # becomes `max_completion_tokens`, which llama.cpp and older vLLM/Ollama ignore)
+            extra_body={"max_tokens": max_tokens or settings.llm_max_tokens},
             http_client=self._http, openai_proxy=None, use_responses_api=False, stream_usage=False,
         )
         prompt = ChatPromptTemplate.from_messages([("system", "{system}"), ("human", "{user}")])

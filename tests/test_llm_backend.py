@@ -460,3 +460,66 @@ def test_on_token_errors_are_not_disguised(server, backend):
 
     with pytest.raises(RuntimeError, match="UI went away"):
         backend.complete("系统", "问题", on_token=broken)
+
+
+# ---- prompts cut to the context window (counted with tiktoken) ------------------------------------------
+@pytest.mark.slow
+def test_prompt_cut_to_the_context_window(kb, retriever, server, settings):
+    from assistant.budget import prompt_tokens
+
+    hits = hits_for(retriever, "各单位法治政府建设的主要做法")
+    sources, passages = number_passages(hits, kb.store)
+    assert len(sources) >= 2
+    from assistant.generate import format_passage
+
+    first = prompt_tokens(*render_prompt("ask", QUESTION, format_passage(sources[0])), settings)
+    small = settings.with_overrides(llm_max_tokens=50, llm_prompt_margin=10, llm_context_tokens=first + 60)
+    server.push(f"{GOOD}[1]")
+    llm_answer(make_backend(small), "ask", QUESTION, hits, kb.store)
+    user = server.last_request.message("user")
+    assert "[1] 《" in user and "[2] 《" not in user  # the lower-ranked passage went
+    assert server.last_request.body["max_tokens"] == 50
+    # one passage alone too long: its end is cut, the quote stays verbatim at its offsets
+    from dataclasses import replace
+
+    head = replace(sources[0], quote=sources[0].quote[:30])
+    tiny = small.with_overrides(llm_context_tokens=prompt_tokens(*render_prompt("ask", QUESTION, format_passage(head)),
+                                                                 small) + 60)
+    server.push("回答。[1]")
+    ans = llm_answer(make_backend(tiny), "ask", QUESTION, hits, kb.store)
+    sent = server.last_request.message("user")
+    assert prompt_tokens(server.last_request.message("system"), sent, tiny) <= tiny.llm_context_tokens - 60
+    assert "[1] 《" in sent and sources[0].quote.strip() not in sent and sources[0].quote[:25] in sent
+    for s in ans.sources:
+        assert kb.store.document(s.doc_id).text[s.start:s.end] == s.quote
+
+
+def test_context_window_asked_from_the_server(server, settings):
+    from assistant.llm import _window_in_models, _window_in_props
+
+    assert _window_in_models({"data": [{"id": "m", "max_model_len": 32768}]}, "m") == 32768
+    assert _window_in_models({"data": [{"id": "m", "meta": {"n_ctx": 8192}}]}, "other") == 8192
+    assert _window_in_models({"data": [{"id": "a"}, {"id": "b", "context_length": 5}]}, "m") is None
+    assert _window_in_props({"default_generation_settings": {"n_ctx": 4096}}, "m") == 4096
+    b = make_backend(settings)
+    assert b.context_window() == settings.llm_context_fallback  # the double reports no window
+    assert any(r.path == "/v1/models" for r in server.requests)
+    assert make_backend(settings.with_overrides(llm_context_tokens=1234)).context_window() == 1234
+
+
+def test_context_overflow_400_is_a_clear_llm_error(server, backend):
+    server.push(ScriptedReply("Requested tokens (3000) exceed context window of 2048", status=400))
+    with pytest.raises(LLMError) as err:
+        backend.complete("系统", "问题")
+    assert "上下文窗口" in err.value.zh and "FAZHI_LLM_CONTEXT_TOKENS" in err.value.zh
+
+
+@pytest.mark.slow
+def test_llm_failure_gives_the_extractive_answer_with_a_notice(kb, server, settings):
+    from assistant.service import Assistant
+
+    server.push(ScriptedReply("overloaded", status=503))
+    ans = Assistant(settings.with_overrides(kb=kb.store.folder), kb=kb).run("ask", QUESTION)
+    want = Assistant(Settings(kb=kb.store.folder), kb=kb).run("ask", QUESTION)
+    assert "HTTP 503" in ans.notice and ans.text == f"{ans.notice}\n{want.text}"
+    assert ans.backend == "extractive" and [s.quote for s in ans.sources] == [s.quote for s in want.sources]
