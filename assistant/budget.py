@@ -3,7 +3,8 @@
 The window holds the prompt, the reply (``llm_max_tokens``) and a margin for the chat template
 (``llm_prompt_margin``). tiktoken's count is scaled by ``llm_tokens_per_tiktoken`` for models whose own
 tokenizer splits Chinese finer. Passages are dropped from the lowest-ranked one; when a single passage
-is still too long its end is cut (its quote stays verbatim: the source's ``end`` moves with it).
+is still too long its end is cut (its quote stays verbatim: the source's ``end`` moves with it). When the
+rules and the question alone do not fit, no request is sent: an ``LLMError`` says so.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Callable
 
 from ingest.chunking import count_tokens
 
+from .llm import LLMError
 from .records import Source
 from .settings import Settings
 
@@ -55,9 +57,14 @@ def fit(sources: list[Source], render: Render, budget: int, settings: Settings) 
             low = mid
         else:
             keep_chars = mid - 1
-    if low == 0:
-        return kept[:-1] or [_shorten(last, 1)]  # the question alone fills the window: the server decides
-    return kept[:-1] + [_shorten(last, low)]
+    if low == 0 and len(kept) == 1:  # the instructions and the question alone fill the window
+        need = size([_shorten(last, 0)])
+        raise LLMError(f"提示词超出了大模型的上下文窗口：规则和问题本身已约需 {need} 个词元，可用的只有 {budget} 个"
+                       f"（上下文窗口减去回答的 {settings.llm_max_tokens} 个），请调大 FAZHI_LLM_CONTEXT_TOKENS 或调小 "
+                       "FAZHI_LLM_MAX_TOKENS",
+                       f"the prompt exceeds the context window: the rules and the question alone take about {need} "
+                       f"tokens of the {budget} left; raise FAZHI_LLM_CONTEXT_TOKENS or lower FAZHI_LLM_MAX_TOKENS")
+    return kept[:-1] if low == 0 else kept[:-1] + [_shorten(last, low)]
 
 
 def _shorten(source: Source, chars: int) -> Source:

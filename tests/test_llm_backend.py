@@ -523,3 +523,12 @@ def test_llm_failure_gives_the_extractive_answer_with_a_notice(kb, server, setti
     want = Assistant(Settings(kb=kb.store.folder), kb=kb).run("ask", QUESTION)
     assert "HTTP 503" in ans.notice and ans.text == f"{ans.notice}\n{want.text}"
     assert ans.backend == "extractive" and [s.quote for s in ans.sources] == [s.quote for s in want.sources]
+
+
+@pytest.mark.slow
+def test_rules_alone_over_the_window_send_nothing(kb, retriever, server, settings):
+    hits = hits_for(retriever)
+    with pytest.raises(LLMError, match="规则和问题本身") as err:
+        llm_answer(make_backend(settings.with_overrides(llm_context_tokens=300, llm_max_tokens=100)),
+                   "ask", QUESTION, hits, kb.store)
+    assert "FAZHI_LLM_CONTEXT_TOKENS" in err.value.zh and server.chat_requests == []

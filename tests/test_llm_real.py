@@ -13,7 +13,7 @@ import time
 import pytest
 
 from assistant import citations
-from assistant.generate import REFUSAL_PHRASE, clean_reply
+from assistant.generate import REFUSAL_PHRASE, UNVERIFIED_NOTE, clean_reply
 from assistant.records import REFUSAL_TEXT
 from assistant.settings import Settings
 
@@ -25,7 +25,7 @@ except ImportError:  # tests/ is not a package: pytest puts it on sys.path
 REASON = unavailable()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
 
-N_CTX = 1280  # the Chinese system prompt alone takes ~600 SmolLM2 tokens; a small window keeps prompts quick
+N_CTX = 2048  # the rules and compare's instructions alone take ~1400 SmolLM2 tokens
 MAX_TOKENS = 64  # short replies keep the suite quick
 ASK = "镇巴县划转了多少项行政审批事项？"
 COMPARE = "其他单位是如何建立和发挥法律顾问作用的？"
@@ -97,13 +97,15 @@ def assert_holds(ans, kb, model_called: bool = True):
     assert list(dict.fromkeys(cited)) == numbers
     if model_called:
         assert ans.backend == "openai" and ans.model_reply.strip(), "the model was not asked"
-    if ans.refused:
-        assert ans.text.startswith(REFUSAL_TEXT) and ans.sources == []
+    if ans.refused:  # the model said so, or nothing it said held: the refusal alone, no source
+        assert ans.text in (REFUSAL_TEXT, f"{REFUSAL_TEXT}\n{UNVERIFIED_NOTE}") and ans.sources == []
     by_number = {s.number: s for s in ans.sources}
     # every statement kept carries a citation and is supported by the passages it cites
     for line in ans.text.split("\n"):
+        if line in (REFUSAL_TEXT, UNVERIFIED_NOTE):
+            continue
         for piece in citations.split_statements(line):
-            if not citations.is_statement(piece) or piece.startswith(REFUSAL_TEXT[:8]):
+            if not citations.is_statement(piece):
                 continue
             ns = citations.markers(piece)
             if not ns:
