@@ -159,7 +159,7 @@ class OpenAIBackend(LLMBackend):
                 except StopIteration:
                     break
                 except Exception as exc:  # noqa: BLE001
-                    raise self._error(exc) from exc
+                    raise self._error(exc, mid_reply=bool(parts)) from exc
                 if piece:
                     parts.append(piece)
                     on_token(piece)  # the caller's own errors propagate unchanged
@@ -169,7 +169,7 @@ class OpenAIBackend(LLMBackend):
                 close()
         return "".join(parts)
 
-    def _error(self, exc: Exception) -> LLMError:
+    def _error(self, exc: Exception, mid_reply: bool = False) -> LLMError:
         import openai
 
         where = f"{self.base_url}（模型 {self.model}）"
@@ -179,7 +179,7 @@ class OpenAIBackend(LLMBackend):
         if isinstance(exc, openai.APITimeoutError) or "timeout" in type(exc).__name__.lower():
             return LLMError(f"大模型服务 {where} 在 {self.timeout:g} 秒内没有响应，请稍后重试或调大 FAZHI_LLM_TIMEOUT",
                             f"the LLM server at {where_en} did not answer within {self.timeout:g} s")
-        if _cut_off(exc):
+        if _cut_off(exc) or (mid_reply and isinstance(exc, openai.APIConnectionError)):
             return LLMError(f"大模型服务 {where} 在回答中途断开了连接（服务可能已停止或崩溃）",
                             f"the LLM server at {where_en} closed the connection in mid-reply")
         if isinstance(exc, openai.APIConnectionError):

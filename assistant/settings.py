@@ -38,7 +38,7 @@ class Settings(BaseSettings):
         "context window assumed when neither llm_context_tokens nor the server gives one"))
     llm_tokens_per_tiktoken: float = Field(default=1.0, description=(
         "model tokens per tiktoken (cl100k_base) token when the prompt is cut to the window; raise it for a "
-        "tokenizer that splits Chinese finer (SmolLM2: 1.55 to 2.3)"))
+        "tokenizer that splits Chinese finer (SmolLM2: 1.55 to 1.8)"))
     llm_prompt_margin: int = Field(default=64, description=(
         "tokens kept free besides the reply: chat-template role markers and the tokenizer difference"))
 

@@ -30,9 +30,9 @@ from pathlib import Path
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALIAS = "smollm2-135m-instruct"
 # SmolLM2's tokenizer splits Chinese finer than tiktoken's cl100k_base: measured 1.55 model tokens per
-# tiktoken token on report text and 2.3 on a whole compare prompt (a 400 from the server showed the first
-# guess, 1.8, short); prompts are cut with this ratio (FAZHI_LLM_TOKENS_PER_TIKTOKEN)
-SMOLLM2_TOKENS_PER_TIKTOKEN = 2.5
+# tiktoken token on report text and 1.8 on the rules and instructions of the compare prompt (the server's own
+# count in its HTTP 400); prompts are cut with this ratio, a little above both (FAZHI_LLM_TOKENS_PER_TIKTOKEN)
+SMOLLM2_TOKENS_PER_TIKTOKEN = 2.0
 
 
 def smollm2_gguf() -> Path | None:

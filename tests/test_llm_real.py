@@ -31,8 +31,8 @@ ASK = "镇巴县划转了多少项行政审批事项？"
 COMPARE = "其他单位是如何建立和发挥法律顾问作用的？"
 DRAFT = "法律顾问制度"
 UNANSWERABLE = {"ask": "上海市浦东新区的法律顾问聘请了几名？",
-                "compare": "其他单位是如何开展火星探测工程的法律论证的？",
-                "draft": "火星探测工程的法律论证"}
+                "compare": "各地区的量子计算机采购情况如何？",
+                "draft": "量子计算机采购"}
 
 
 def llm_settings(kb_folder, server: LlamaServer | None = None, **over) -> Settings:
@@ -229,7 +229,7 @@ def test_server_killed_in_mid_stream(kb, extractive, monkeypatch):
     from assistant.service import Assistant
 
     with LlamaServer(n_ctx=N_CTX) as doomed:
-        helper = Assistant(llm_settings(kb.store.folder, doomed, llm_max_tokens=400), kb=kb)
+        helper = Assistant(llm_settings(kb.store.folder, doomed, llm_max_tokens=300), kb=kb)
         backend = helper.backend
         real_complete = backend.complete
         raw: list[str] = []
@@ -244,10 +244,10 @@ def test_server_killed_in_mid_stream(kb, extractive, monkeypatch):
 
         monkeypatch.setattr(backend, "complete", complete)
         started = time.monotonic()
-        ans, _ = run(helper, "draft", DRAFT, True, agency="某某区司法局")
+        ans, _ = run(helper, "ask", ASK, True)
         assert time.monotonic() - started < 60
         assert raw, "the reply never started"
-    _fallback_holds(ans, extractive, "draft", DRAFT, "中途断开", agency="某某区司法局")
+    _fallback_holds(ans, extractive, "ask", ASK, "中途断开")
 
 
 def test_prompt_over_the_context_window_gets_a_400(kb, extractive, server):
