@@ -13,7 +13,7 @@ from typing import Callable
 
 from ingest.chunking import count_tokens
 
-from .llm import LLMError
+from .llm_base import LLMError
 from .records import Source
 from .settings import Settings
 

@@ -10,45 +10,18 @@ from __future__ import annotations
 
 import os
 import re
-from abc import ABC, abstractmethod
 from contextlib import contextmanager, nullcontext
-from typing import Callable
 from urllib.parse import urlparse, urlunparse
 
+from .llm_base import LLMBackend, LLMConfigError, LLMError, TokenCallback, _short  # noqa: F401  (re-exported)
 from .settings import Settings
 
 # No telemetry: LangSmith tracing off (LANGSMITH_* is read before LANGCHAIN_*).
 for _var in ("LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING", "LANGSMITH_TRACING_V2", "LANGSMITH_TRACING"):
     os.environ[_var] = "false"
 
-TokenCallback = Callable[[str], None]
 BACKENDS = ("extractive", "openai", "llamacpp")
 DEFAULT_API_KEY = "EMPTY"  # local servers accept any key
-
-
-class LLMError(RuntimeError):
-    """A user-facing LLM failure (server unreachable, timeout, HTTP error, bad configuration)."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        self.zh, self.en = zh, en
-        super().__init__(f"{zh} / {en}")
-
-
-class LLMConfigError(LLMError):
-    """The LLM backend is misconfigured (raised before any request)."""
-
-
-class LLMBackend(ABC):
-    name: str = "llm"
-    settings: Settings
-
-    def context_window(self) -> int:
-        """The model's context window in tokens (prompts are cut to it)."""
-        return self.settings.llm_context_tokens or self.settings.llm_context_fallback
-
-    @abstractmethod
-    def complete(self, system: str, user: str, on_token: TokenCallback | None = None) -> str:
-        """The model's reply to (system, user); with ``on_token``, stream pieces to it as they arrive."""
 
 
 def normalize_base_url(url: str) -> str:
@@ -241,11 +214,6 @@ def _window_in_props(data, model: str) -> int | None:
     gen = data.get("default_generation_settings") if isinstance(data, dict) else None
     value = gen.get("n_ctx") if isinstance(gen, dict) else None
     return value if isinstance(value, int) and value > 0 else None
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _status_detail(exc) -> str:

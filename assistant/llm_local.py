@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from .llm import LLMBackend, LLMConfigError, LLMError, TokenCallback, _short
+from .llm_base import LLMBackend, LLMConfigError, LLMError, TokenCallback, _short
 from .settings import Settings
 
 INSTALL_HINT = "pip install 'fazhi-assistant[llm]'"
