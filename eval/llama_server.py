@@ -90,6 +90,7 @@ class LlamaServer:
             raise RuntimeError(unavailable() or "no model")
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")  # the model is the local file, never fetched
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", self.alias,
                "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
                "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads)]

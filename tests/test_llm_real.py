@@ -287,7 +287,7 @@ def test_slow_first_token_past_the_timeout_in_the_web_app(kb, extractive, server
 
 
 # ---- a local GGUF file, in-process ------------------------------------------------------------------
-def test_llamacpp_backend_runs_a_local_model_file(kb):
+def test_llamacpp_backend_runs_a_local_model_file(kb, no_network):
     from assistant.service import Assistant
 
     st = Settings(kb=kb.store.folder, llm_backend="llamacpp", llm_model_path=smollm2_gguf(),
@@ -301,6 +301,7 @@ def test_llamacpp_backend_runs_a_local_model_file(kb):
         assert_holds(ans, kb, model_called=False)
         if stream:
             assert streamed == ("" if ans.refused else ans.text)
+    assert no_network == []  # the model file is read where it lies: no connection was tried
 
 
 def test_llm_model_flag_selects_the_local_model(kb, capsys, monkeypatch):
