@@ -27,6 +27,7 @@ _THINK_RE = re.compile(r"<think>.*?</think>", re.S | re.I)
 _FENCE_RE = re.compile(r"^\s*```[\w-]*\s*$", re.M)
 _HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+\S")
 _TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_ECHO_RE = re.compile(r"^(?:</?(?:资料|待核查)>|资料(?:[（(][^）)]{0,30}[）)])?\s*[:：])$")
 _QUIZ_ITEM_RE = re.compile(r"^(\s{0,3}#{0,6}\s*)第\s*(\d+)\s*题")
 _QUIZ_LINE_RE = re.compile(r"^\s*(?:[-*]\s*)?(?:题目|题干|问题|答案|正确答案)\s*[:：]|^\s*(?:[-*]\s*)?[A-DＡ-Ｄ]\s*[.．、)）]")
 
@@ -136,6 +137,8 @@ def enforce_lines(mode: str, text: str, sources: list[Source], question: str) ->
         body = citations.strip_markers(line).strip()
         if citations.norm(body).startswith(REFUSAL_PHRASE) and not citations.markers(line):
             continue  # a partial refusal next to cited content is not a claim
+        if _ECHO_RE.match(body):
+            continue  # the prompt's own scaffolding echoed back (<资料>, 资料：) is no part of an answer
         clean, fl = citations.enforce(line, sources)
         flags.extend(fl)
         if clean:

@@ -532,3 +532,13 @@ def test_rules_alone_over_the_window_send_nothing(kb, retriever, server, setting
         llm_answer(make_backend(settings.with_overrides(llm_context_tokens=300, llm_max_tokens=100)),
                    "ask", QUESTION, hits, kb.store)
     assert "FAZHI_LLM_CONTEXT_TOKENS" in err.value.zh and server.chat_requests == []
+
+
+def test_echoed_prompt_scaffolding_is_dropped():
+    from assistant.generate import enforce_lines
+
+    src = Source(number=1, doc_id="d", title="t", issuer="", year=None, kind="", heading_path=[], page=None,
+                 start=0, end=30, quote="全年办理行政复议案件3件，全部在法定期限内办结。")
+    text, _ = enforce_lines("ask", "资料：\n<资料>\n全年办理行政复议案件3件，全部在法定期限内办结。[1]\n</资料>\n资料（编号段落）：",
+                            [src], "问题")
+    assert text == "全年办理行政复议案件3件，全部在法定期限内办结。[1]"
