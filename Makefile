@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LLAMA_CMAKE_ARGS := -DGGML_BLAS=OFF -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF
 
 .PHONY: serve test install system-deps kb eval clean
 
@@ -17,7 +18,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	# CPU torch first (a bare `torch` pulls GBs of CUDA); sentence-transformers then finds it satisfied
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[st,web,dev,formats]'
+	# llama-cpp-python compiles from source (about 4 min on two cores): no BLAS, no curl (it never downloads
+	# a model), no -march=native (the build stays usable on another CPU)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[st,web,dev,formats,llm]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -13,7 +13,7 @@ import prompts
 from vectorstore.retrieve import Hit
 from vectorstore.store import Store
 
-from . import citations
+from . import budget, citations
 from .evidence import SourceBook
 from .llm import LLMBackend, TokenCallback
 from .records import REFUSAL_TEXT, Answer, Flag, Source
@@ -23,16 +23,14 @@ UNVERIFIED_NOTE = ("（大模型生成的回答未能通过引文核验：其中
                    "已全部删除，详见核验记录。）")
 MODE_DEFAULTS: dict[str, dict] = {"draft": {"agency": "本单位", "leaders": "【上级党委、政府】", "skeleton": "（无，请按资料自行组织）"},
                                    "quiz": {"count": 5}}
-VERDICTS = ("supported", "contradicted", "not_found")
 
 _THINK_RE = re.compile(r"<think>.*?</think>", re.S | re.I)
 _FENCE_RE = re.compile(r"^\s*```[\w-]*\s*$", re.M)
 _HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+\S")
 _TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_ECHO_RE = re.compile(r"^(?:</?(?:资料|待核查)>|资料(?:[（(][^）)]{0,30}[）)])?\s*[:：])$")
 _QUIZ_ITEM_RE = re.compile(r"^(\s{0,3}#{0,6}\s*)第\s*(\d+)\s*题")
 _QUIZ_LINE_RE = re.compile(r"^\s*(?:[-*]\s*)?(?:题目|题干|问题|答案|正确答案)\s*[:：]|^\s*(?:[-*]\s*)?[A-DＡ-Ｄ]\s*[.．、)）]")
-_CLAIM_RE = re.compile(r"^\s*(?:[-*]\s*|\d+[.、]\s*)?主张\s*\d*\s*[:：]\s*(.+)$")
-_VERDICT_RE = re.compile(r"^\s*(?:[-*]\s*)?结论\s*[:：]\s*(supported|contradicted|not_found)\b", re.I)
 
 
 # ---- passages and prompt ------------------------------------------------------------------------
@@ -121,13 +119,6 @@ def _exempt(mode: str, line: str, next_line: str, question: str) -> bool:
         return True  # table header row
     if mode == "quiz" and (_QUIZ_LINE_RE.match(line) or _QUIZ_ITEM_RE.match(line)):
         return True  # question, options and answer letter; the 解析 line carries the citation
-    if mode == "check":
-        if _VERDICT_RE.match(line):
-            return True
-        m = _CLAIM_RE.match(line)
-        if m:  # the user's own claim, restated: it is checked, not asserted
-            share, missing = citations.support(m.group(1), [question])
-            return share >= 0.8 and not missing
     return False
 
 
@@ -147,6 +138,8 @@ def enforce_lines(mode: str, text: str, sources: list[Source], question: str) ->
         body = citations.strip_markers(line).strip()
         if citations.norm(body).startswith(REFUSAL_PHRASE) and not citations.markers(line):
             continue  # a partial refusal next to cited content is not a claim
+        if _ECHO_RE.match(body):
+            continue  # the prompt's own scaffolding echoed back (<资料>, 资料：) is no part of an answer
         clean, fl = citations.enforce(line, sources)
         flags.extend(fl)
         if clean:
@@ -186,23 +179,6 @@ def _quiz_items(text: str) -> str:
     return "\n".join(out)
 
 
-def _check_blocks(text: str) -> str:
-    """A supported/contradicted verdict whose evidence did not survive the check is not established."""
-    blocks = re.split(r"\n\s*\n", text)
-    out = []
-    for block in blocks:
-        if _CLAIM_RE.match(block.split("\n", 1)[0]) and not citations.markers(block):
-            lines = []
-            for line in block.split("\n"):
-                m = _VERDICT_RE.match(line)
-                if m and m.group(1).lower() != "not_found":
-                    line = "结论：not_found（依据未通过核验）"
-                lines.append(line)
-            block = "\n".join(lines)
-        out.append(block)
-    return "\n\n".join(out)
-
-
 def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -211,32 +187,81 @@ def _has_citation(text: str) -> bool:
     return bool(citations.markers(text))
 
 
+def verify(mode: str, raw: str, sources: list[Source], question: str) -> tuple[str, list[Flag], list[Source], str]:
+    """The reply held to the citation rules: (text, flags, cited sources renumbered, refusal kind).
+    The refusal kind is "" for an answer, "model" when the model said the passages hold no answer,
+    "unverified" when nothing it said survived the check."""
+    text = clean_reply(raw)
+    if is_refusal(text, sources):
+        return REFUSAL_TEXT, [], [], "model"
+    text, flags = enforce_lines(mode, text, sources, question)
+    if mode == "quiz":
+        text = _quiz_items(text)
+    text = _tidy(_drop_table_without_rows(text))
+    if not _has_citation(text):
+        return f"{REFUSAL_TEXT}\n{UNVERIFIED_NOTE}", flags, [], "unverified"
+    text, cited = citations.renumber(text, sources)
+    return text, flags, cited, ""
+
+
+class VerifiedStream:
+    """Streams only verified text: each time a line of the reply completes, the reply so far (less its
+    last complete line, which a marker-only line or a table separator may still change) goes through
+    ``verify`` and what it adds is passed on. The final text extends what was streamed, so the streamed
+    answer is the final answer."""
+
+    def __init__(self, mode: str, sources: list[Source], question: str, out: TokenCallback) -> None:
+        self.mode, self.sources, self.question, self.out = mode, sources, question, out
+        self.raw: list[str] = []
+        self.sent = ""
+
+    def __call__(self, piece: str) -> None:
+        self.raw.append(piece)
+        if "\n" not in piece:
+            return
+        raw = "".join(self.raw)
+        if "<think>" in raw.lower() and "</think>" not in raw.lower():
+            return  # reasoning still open
+        done = "\n".join(raw.split("\n")[:-2])
+        if done.strip():
+            text, _, _, refused = verify(self.mode, done, self.sources, self.question)
+            if not refused:
+                self._send(text)
+
+    def finish(self, text: str, refused: str) -> None:
+        if not refused:
+            self._send(text)
+
+    def _send(self, text: str) -> None:
+        if len(text) > len(self.sent) and text.startswith(self.sent):
+            self.out(text[len(self.sent):])
+            self.sent = text
+
+
 # ---- entry point --------------------------------------------------------------------------------
 def llm_answer(backend: LLMBackend, mode: str, question: str, hits: list[Hit], store: Store,
                variables: dict | None = None, on_token: TokenCallback | None = None) -> Answer:
     """Ask ``backend`` to answer ``question`` in ``mode`` from ``hits``; keep only what the passages support.
+    With ``on_token``, the verified answer is streamed to it as the model writes (see ``VerifiedStream``).
 
     Raises ``LLMError`` when the server fails and ``PromptNotFoundError`` for an unknown mode.
     """
     passages_meta = [{"doc_id": h.chunk.doc_id, "chunk_id": h.chunk.id, "rank": h.rank} for h in hits]
-    sources, passages = number_passages(hits, store)
-    system, user = render_prompt(mode, question, passages, variables)
+    sources, _ = number_passages(hits, store)
     base = dict(mode=mode, question=question, backend=backend.name, passages=passages_meta)
     if not sources:  # nothing to answer from: do not ask the model to invent
         return Answer(text=REFUSAL_TEXT, refused=True, **base)
 
-    raw = backend.complete(system, user, on_token=on_token)
-    text = clean_reply(raw)
-    if is_refusal(text, sources):
-        return Answer(text=REFUSAL_TEXT, refused=True, **base)
+    def render(ss: list[Source]) -> tuple[str, str]:
+        return render_prompt(mode, question, "\n\n".join(format_passage(s) for s in ss), variables)
 
-    text, flags = enforce_lines(mode, text, sources, question)
-    if mode == "quiz":
-        text = _quiz_items(text)
-    if mode == "check":
-        text = _check_blocks(text)
-    text = _tidy(_drop_table_without_rows(text))
-    if not _has_citation(text):
-        return Answer(text=f"{REFUSAL_TEXT}\n{UNVERIFIED_NOTE}", refused=True, flags=flags, **base)
-    text, cited = citations.renumber(text, sources)
-    return Answer(text=text, sources=cited, flags=flags, **base)
+    # the prompt fits the model's window: the lowest-ranked passages go first (markers to them dangle)
+    sources = budget.fit(sources, render, budget.prompt_budget(backend.context_window(), backend.settings),
+                         backend.settings)
+    system, user = render(sources)
+    stream = VerifiedStream(mode, sources, question, on_token) if on_token is not None else None
+    raw = backend.complete(system, user, on_token=stream)
+    text, flags, cited, refused = verify(mode, raw, sources, question)
+    if stream is not None:
+        stream.finish(text, refused)
+    return Answer(text=text, sources=cited, flags=flags, refused=bool(refused), model_reply=raw, **base)

@@ -50,6 +50,8 @@ class Answer:
     quiz: list[dict] = field(default_factory=list)
     draft: list[dict] = field(default_factory=list)  # draft paragraphs
     requirements: list[dict] = field(default_factory=list)  # governing requirements shown by check
+    model_reply: str = ""  # the LLM's reply as received, before the citation rules (empty: no model call)
+    notice: str = ""  # why the answer is not what was asked for (the LLM failed: extractive answer instead)
 
     def to_dict(self) -> dict:
         return asdict(self)

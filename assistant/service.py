@@ -57,6 +57,7 @@ class Assistant:
         limit = MAX_CHECK_CHARS if mode == "check" else MAX_QUESTION_CHARS
         if len(question) > limit:  # a pasted page is cut, not refused (whole reports go to `review`)
             question = question[:limit]
+        # check gives verdicts decided in code (values, directions, scope against the evidence): no model call
         req = Request(mode, question, filters, agency=options.get("agency"), claim=options.get("claim"),
                       n=int(options.get("n") or 5), backend=self.backend if mode != "check" else None,
                       on_token=on_token)

@@ -21,11 +21,26 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(default=50.0, description="largest file accepted by ingest")
 
     k: int = Field(default=8, description="passages given to the answerer")
-    llm_backend: str = Field(default="extractive", description="'extractive' or 'openai'")
+    llm_backend: str = Field(default="extractive", description=(
+        "'extractive', 'openai' (an OpenAI-compatible server) or 'llamacpp' (a local GGUF file, in-process)"))
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
-    llm_timeout: float = 120.0
+    llm_timeout: float = Field(default=120.0, description=(
+        "openai: seconds to wait for the connection, the first token and each further piece of the reply"))
+    llm_model_path: Path | None = Field(default=None, description="llamacpp: the .gguf model file")
+    llm_max_tokens: int = Field(default=1024, description=(
+        "longest reply asked of the model (max_tokens); reserved out of the context window"))
+    llm_context_tokens: int | None = Field(default=None, description=(
+        "the model's context window in tokens; unset: asked from the server (vLLM max_model_len, llama.cpp "
+        "/props n_ctx), else llm_context_fallback (llamacpp: the window it opens)"))
+    llm_context_fallback: int = Field(default=4096, description=(
+        "context window assumed when neither llm_context_tokens nor the server gives one"))
+    llm_tokens_per_tiktoken: float = Field(default=1.0, description=(
+        "model tokens per tiktoken (cl100k_base) token when the prompt is cut to the window; raise it for a "
+        "tokenizer that splits Chinese finer (SmolLM2: 1.55 to 1.8)"))
+    llm_prompt_margin: int = Field(default=64, description=(
+        "tokens kept free besides the reply: chat-template role markers and the tokenizer difference"))
 
     host: str = "127.0.0.1"
     port: int = 7860

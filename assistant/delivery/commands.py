@@ -15,7 +15,7 @@ def add_commands(sub, add_filters) -> None:
     s.add_argument("--mode", default="ask", choices=["ask", "compare", "draft", "check", "quiz"])
     s.add_argument("--agency", help="draft: your agency's name (replaces 我办/我局/我县…)")
     s.add_argument("--n", type=int, default=5, help="quiz: number of questions")
-    s.add_argument("--backend", choices=["extractive", "openai"], help="answerer (env FAZHI_LLM_BACKEND)")
+    s.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer (env FAZHI_LLM_BACKEND)")
     s.add_argument("--json", action="store_true")
     add_filters(s)
     s.set_defaults(handler=cmd_ask)

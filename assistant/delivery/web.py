@@ -113,6 +113,9 @@ class WebApp:
                 turn.update(status="streaming", partial=partial)
                 last = time.monotonic()
                 yield conversation_html(turns), turns, gr.skip(), gr.skip(), gr.skip()
+        if partial and turn.get("partial") != partial:  # the whole stream is shown before the sources
+            turn.update(status="streaming", partial=partial)
+            yield conversation_html(turns), turns, gr.skip(), gr.skip(), gr.skip()
         if "error" in result:
             turn.update(status="error", error=result["error"])
             yield conversation_html(turns), turns, gr.skip(), gr.skip(), gr.skip()

@@ -4,14 +4,20 @@
 request's one analysis (``vectorstore.query.analyse``), made by the caller before any mode runs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from vectorstore.query import Query
 from vectorstore.retrieve import Filters
 
+from ..llm import LLMError
 from ..records import Answer
 from .base import Context
+
+
+log = logging.getLogger(__name__)
+FALLBACK_NOTICE = "（大模型未能作答：{reason}。以下是直接摘录知识库原文的回答，未经大模型生成。）"
 
 
 @dataclass
@@ -69,8 +75,19 @@ MODES = tuple(REGISTRY)
 
 
 def run(req: Request, query: Query, ctx: Context) -> Answer:
+    """The mode's answer. When the LLM fails (server down, cut off mid-reply, prompt over its window, no
+    first token in time) the extractive answer is given instead, saying why, never the error alone."""
     try:
         fn = REGISTRY[req.mode]
     except KeyError:
         raise ValueError(f"unknown mode {req.mode!r}; one of {', '.join(MODES)}") from None
-    return fn(req, query, ctx)
+    if req.backend is None:
+        return fn(req, query, ctx)
+    try:
+        return fn(req, query, ctx)
+    except LLMError as exc:
+        log.warning("LLM failed, extractive answer instead: %s", exc.en)
+        ans = fn(replace(req, backend=None, on_token=None), query, ctx)
+        ans.notice = FALLBACK_NOTICE.format(reason=exc.zh.rstrip("。"))
+        ans.text = f"{ans.notice}\n{ans.text}"
+        return ans
