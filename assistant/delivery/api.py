@@ -8,6 +8,10 @@ from .serving import (  # noqa: F401  (re-exported: the API's public helpers)
     Service, ServiceError, check_user, clean_fields, filters_from_json, parse_auth, standalone_question,
 )
 
+from .guard import BodyLimit, LoginThrottle, SameOrigin, ThrottledLogin
+
+JSON_BODY_LIMIT = 4 * 2**20  # a JSON body (questions, metadata, an Answer to export): bounded before it is parsed
+
 # ---- HTTP API ---------------------------------------------------------------------------------------
 
 
@@ -22,12 +26,22 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
 
     settings = service.assistant.settings
 
-    def require_user(credentials: HTTPBasicCredentials | None = Depends(basic)) -> str | None:
+    throttle = LoginThrottle(settings.login_attempts, settings.login_window)
+
+    def require_user(request: Request, credentials: HTTPBasicCredentials | None = Depends(basic)) -> str | None:
         if not users:
             return None
+        client = request.client.host if request.client else "?"
+        if credentials is not None:
+            wait = throttle.retry_after(client)
+            if wait:
+                raise HTTPException(429, throttle.refusal(wait), headers={"Retry-After": str(int(wait))})
         if credentials is None or not check_user(users, credentials.username, credentials.password):
+            if credentials is not None:
+                throttle.failed(client)
             raise HTTPException(401, "需要登录（HTTP Basic，与网页版相同的用户名和密码） / authentication required",
                                 headers={"WWW-Authenticate": 'Basic realm="fazhi"'})
+        throttle.succeeded(client)
         return credentials.username
 
     qmax, cmax, fmax = settings.max_question_chars, settings.max_claim_chars, settings.max_field_chars
@@ -94,21 +108,24 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
     app = FastAPI(title="fazhi API", description="法治政府建设报告助手 JSON 接口", version="1",
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
 
-    upload_limit = service.kb.max_bytes + 2**20  # one file at the limit plus multipart overhead
+    def body_limit(path: str) -> int:
+        """Bytes a request body may have: a file (at the file limit, plus multipart overhead) on the routes that
+        take files — the uploads and review of the API and the web page's own upload route — JSON elsewhere."""
+        if path.startswith("/api/") and path not in ("/api/documents", "/api/review"):
+            return JSON_BODY_LIMIT
+        return service.kb.max_bytes + 2**20
 
-    @app.middleware("http")
-    async def refuse_oversized_uploads(request: Request, call_next):
-        """413 from the Content-Length alone: an oversized upload is never received or spooled."""
-        if request.method in ("POST", "PUT", "PATCH"):
-            try:
-                length = int(request.headers.get("content-length") or 0)
-            except ValueError:
-                length = 0
-            if length > upload_limit:
-                mb = service.kb.max_bytes / 2**20
-                return JSONResponse({"detail": f"上传内容过大：超过 {mb:.0f} MB 的上限（FAZHI_MAX_FILE_MB） / "
-                                               f"request too large: over the {mb:.0f} MB limit"}, status_code=413)
-        return await call_next(request)
+    def too_large(limit: int) -> str:
+        mb = service.kb.max_bytes / 2**20
+        if limit == JSON_BODY_LIMIT:
+            return f"请求内容过大：超过 {limit / 2**20:.0f} MB / request body over {limit / 2**20:.0f} MB"
+        return f"上传内容过大：超过 {mb:.0f} MB 的上限（FAZHI_MAX_FILE_MB） / request too large: over the {mb:.0f} MB limit"
+
+    app.add_middleware(BodyLimit, limit_for=body_limit, message=too_large)
+    if not users:
+        app.add_middleware(SameOrigin)
+    else:
+        app.add_middleware(ThrottledLogin, throttle=throttle)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_body(request: Request, exc: RequestValidationError):
