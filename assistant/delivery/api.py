@@ -156,7 +156,7 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
 
     @app.get("/api/health")
     def health():
-        return {"status": "ok", "documents": len(service.documents())}
+        return {"status": "ok", "documents": service.document_count()}  # never waits for the lock
 
     @app.post("/api/ask")
     def api_ask(body: AskIn, user=Depends(require_user)):

@@ -218,12 +218,28 @@ class Service:
 
     @contextmanager
     def locked(self):
+        """The knowledge base for one request: reads and the short commits of writes hold it (parsing and
+        embedding of uploads run before it). A generation written by another process (``fazhi ingest`` on
+        the served folder) is noticed here — one SQLite read — and the vector index is re-opened."""
         t = time.monotonic()
         with self.lock:
             waited = time.monotonic() - t
             if waited > 1:
                 log.info("request waited %.1fs for the knowledge base", waited)
+            self.notice_other_writers()
             yield
+
+    def notice_other_writers(self) -> bool:
+        store = self.kb.store
+        if not store.foreign_write():
+            return False
+        log.info("the knowledge base was changed by another process: reloading its vector index")
+        store.reload_vectors()
+        return True
+
+    def document_count(self) -> int:
+        """For /api/health: a read on this thread's own SQLite connection, never the lock."""
+        return len(self.kb.store.documents())
 
     # ---- questions ----
     def rewrite(self, question: str, history: list[str] | None, mode: str = "ask") -> str:
@@ -274,10 +290,10 @@ class Service:
             overrides = meta_from(fields)
         except ServiceError as exc:
             return {"path": filename, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0, "message": str(exc)}
-        with self.locked():
-            res = self.kb.ingest_bytes(doc_id, data, overrides)
-            if res.status in ("added", "replaced"):
-                self._keep_original(res.doc_id or doc_id, data)  # under the id the knowledge base gave it
+        # parsed (worker process) and embedded outside the lock; only the commit holds it
+        res = self.kb.ingest_bytes(doc_id, data, overrides, commit_lock=self.locked)
+        if res.status in ("added", "replaced"):
+            self._keep_original(res.doc_id or doc_id, data)  # under the id the knowledge base gave it
         out = asdict(res)
         out["path"] = filename
         return out
@@ -350,15 +366,15 @@ class Service:
             return {"path": doc_id, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0,
                     "message": "找不到原始文件，请用“上传新版本”重新上传 / original file not found; upload a new version"}
         overrides = Meta(**{k: current.get(k) or ("" if k != "year" else None) for k in EDITABLE})
-        with self.locked():
-            try:
-                prep = self.kb.prepare(doc_id, data, PurePosixPath(doc_id).suffix, None, overrides)
-                # the same identity as a plain upload of this file: uploading it again is "unchanged"
-                prep.document.fingerprint = fingerprint(file_hash(data))
-                embedded = self.kb._commit(prep, None)
-            except IngestError as exc:
-                return {"path": doc_id, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0,
-                        "message": str(exc)}
+        # parsed and embedded outside the lock, committed under it
+        try:
+            prep = self.kb.prepare(doc_id, data, PurePosixPath(doc_id).suffix, None, overrides)
+            # the same identity as a plain upload of this file: uploading it again is "unchanged"
+            prep.document.fingerprint = fingerprint(file_hash(data))
+            embedded = self.kb._commit(prep, None, self.locked)
+        except IngestError as exc:
+            return {"path": doc_id, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0,
+                    "message": str(exc)}
         return {"path": doc_id, "doc_id": doc_id, "status": "replaced", "chunks": len(prep.chunks),
                 "embedded": embedded, "ocr_pages": prep.ocr_pages,
                 "message": "已从原始文件重新导入 / re-ingested from the original file"}
