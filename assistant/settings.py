@@ -24,12 +24,15 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=2_000_000, description=(
         "largest text extracted from one file, in characters (a small file that expands hugely is refused)"))
     max_chunks: int = Field(default=5_000, description="most chunks one document may become")
-    max_unpacked_mb: float = Field(default=200.0, description=(
+    max_unpacked_mb: float = Field(default=100.0, description=(
         "a .docx/.ofd whose zip parts unpack to more than this is refused before decompressing"))
     parse_timeout: float = Field(default=300.0, description=(
         "seconds one file may take to parse, in a worker process that is stopped after it (0: parse in "
         "the calling process, no limit)"))
     parse_memory_mb: int = Field(default=2048, description="address-space cap of the parsing worker (0: none)")
+    parse_workers: int = Field(default=2, description=(
+        "files parsed at once (each in its own worker process); more uploads and reviews wait for a free worker, "
+        "so concurrent hostile files cannot multiply the memory"))
     max_question_chars: int = Field(default=1000, description=(
         "longest question, search query, topic or agency name accepted by the API and the web app"))
     max_claim_chars: int = Field(default=4000, description="longest claim accepted for checking")
@@ -99,7 +102,7 @@ class Settings(BaseSettings):
 
         return Limits(max_text_chars=self.max_text_chars, max_chunks=self.max_chunks,
                       max_unpacked_bytes=int(self.max_unpacked_mb * 2**20), parse_timeout=self.parse_timeout,
-                      parse_memory_mb=self.parse_memory_mb)
+                      parse_memory_mb=self.parse_memory_mb, parse_workers=self.parse_workers)
 
     def with_overrides(self, **values) -> "Settings":
         clean = {k: v for k, v in values.items() if v is not None}

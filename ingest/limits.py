@@ -1,7 +1,7 @@
 """Bounds on the work one input may cause: extracted text, chunks, unpacked size, parse time and memory.
 
 The typed settings (``assistant.settings.Settings``: ``max_text_chars``, ``max_chunks``, ``max_unpacked_mb``,
-``parse_timeout``, ``parse_memory_mb``) carry the configured values; ``Limits`` is how they reach ingest
+``parse_timeout``, ``parse_memory_mb``, ``parse_workers``) carry the configured values; ``Limits`` is how they reach ingest
 (which never imports the assistant). The defaults here equal the settings' defaults (tests check that).
 """
 from __future__ import annotations
@@ -15,9 +15,10 @@ from .records import IngestError
 class Limits:
     max_text_chars: int = 2_000_000  # characters of text extracted from one file
     max_chunks: int = 5_000  # chunks of one document
-    max_unpacked_bytes: int = 200 * 2**20  # a .docx/.ofd (zip) whose parts unpack to more is refused
+    max_unpacked_bytes: int = 100 * 2**20  # a .docx/.ofd (zip) whose parts unpack to more is refused
     parse_timeout: float = 300.0  # seconds one file may take to parse (0: no worker process, no limit)
     parse_memory_mb: int = 2048  # address space of the parsing worker (0: unlimited)
+    parse_workers: int = 2  # parsing workers at once in one process (more uploads wait for a free one)
 
 
 DEFAULT_LIMITS = Limits()
@@ -63,3 +64,33 @@ def check_unpacked(data: bytes, limit: int) -> None:
         return  # the format's reader reports a damaged package with its own message
     if total > limit:
         raise unpacks_too_large(total, limit)
+
+
+def check_docx_text(data: bytes, max_chars: int) -> None:
+    """A .docx whose body holds more than ``max_chars`` characters of text, or more than ``max_chars`` XML elements
+    (millions of empty paragraphs), is refused by a streaming scan of word/document.xml — before python-docx
+    builds its tree, which costs hundreds of bytes per element."""
+    import io
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        fh = zf.open("word/document.xml")
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, RuntimeError):
+        return  # the reader reports a damaged package with its own message
+    from lxml import etree
+
+    chars = elements = 0
+    try:
+        for _, el in etree.iterparse(fh, events=("end",), huge_tree=False, resolve_entities=False, no_network=True):
+            elements += 1
+            if el.text:
+                chars += len(el.text)
+            if chars > max_chars or elements > max_chars:
+                raise text_too_long(max(chars, elements), max_chars)
+            el.clear()
+    except etree.LxmlError:
+        return  # malformed XML: python-docx reports it
+    finally:
+        fh.close()
+        zf.close()

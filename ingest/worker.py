@@ -18,6 +18,12 @@ from .records import IngestError
 
 _ctx = None
 _ctx_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}  # parse_workers -> the slots shared by every caller
+
+
+def _slot(n: int) -> threading.BoundedSemaphore:
+    with _ctx_lock:
+        return _slots.setdefault(max(1, int(n)), threading.BoundedSemaphore(max(1, int(n))))
 
 
 def _context():
@@ -89,6 +95,11 @@ def run_bounded(target: str, args: tuple, kwargs: dict, limits: Limits, cancel: 
 
         module, _, name = target.partition(":")
         return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    with _slot(limits.parse_workers):  # at most parse_workers workers at once: memory stays bounded
+        return _run_in_worker(target, args, kwargs, limits, cancel)
+
+
+def _run_in_worker(target: str, args: tuple, kwargs: dict, limits: Limits, cancel: threading.Event | None):
     ctx = _context()
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(send, target, args, kwargs, limits.parse_memory_mb), daemon=True)

@@ -84,6 +84,18 @@ def test_parse_time_is_bounded_by_a_worker_process_that_is_stopped():
     assert [c.text for c in a.chunks] == [c.text for c in b.chunks] and a.document.text == b.document.text
 
 
+def test_a_docx_of_millions_of_paragraphs_is_refused_by_a_streaming_scan():
+    from eval.review_memory import hostile_docx
+
+    data = hostile_docx(0, text_paragraphs=300_000)  # 5 M characters in 300,000 paragraphs, 80 KB zipped
+    t = time.monotonic()
+    with pytest.raises(IngestError, match="FAZHI_MAX_TEXT_CHARS"):
+        prepare_bounded("many.docx", data, ".docx")
+    assert time.monotonic() - t < 30
+    ok = prepare_bounded("few.docx", hostile_docx(0, text_paragraphs=20), ".docx")
+    assert "行政复议案件12件" in ok.document.text
+
+
 def test_a_docx_that_unpacks_hugely_is_refused_before_decompressing():
     bomb = docx_bomb(60)
     assert len(bomb) < 2**20
@@ -107,7 +119,7 @@ def assistant(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(assistant):
-    return TestClient(create_api(Service(assistant)), raise_server_exceptions=False)
+    return TestClient(create_api(Service(assistant)), raise_server_exceptions=False, base_url="http://127.0.0.1")
 
 
 def _field_named(r, field: str) -> bool:

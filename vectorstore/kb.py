@@ -204,8 +204,9 @@ class KnowledgeBase:
             tokens = [tokenize(c.index_text) for c in prep.chunks]
             with (lock or nullcontext)():
                 self.store.commit_document(prep.document, prep.chunks, keys, vectors, tokens, unique_content=True)
-        except BaseException:
-            self.store.forget_vectors(added)
+        except Exception:
+            if not self.store.get_state("pending"):  # a commit cut off mid-way is left for the repair to see
+                self.store.forget_vectors(added)
             raise
         return len(missing)
 
