@@ -181,3 +181,20 @@ def test_the_web_login_form_is_throttled(assistant):
         assert all(400 <= s < 500 and s != 429 for s in codes), codes
         r = c.post("/login", data={"username": USER, "password": PASSWORD})
         assert r.status_code == 429, r.status_code
+
+
+def test_the_page_before_login_shows_nothing_of_the_knowledge_base(assistant):
+    pytest.importorskip("gradio", reason="the web extra is not installed")
+    from assistant.delivery.web import create_app
+
+    docs = assistant.kb.documents()
+    secrets = {d["issuer"] for d in docs if d.get("issuer")} | {d["title"] for d in docs if d.get("title")} \
+        | {d["region"] for d in docs if d.get("region")}
+    assert secrets
+    with TestClient(create_app(assistant, [(USER, PASSWORD)])) as c:
+        html = c.get("/").text
+        assert c.get("/").status_code == 200
+        leaked = sorted(s for s in secrets if s in html)
+        assert not leaked, leaked
+        for path in ("/config", "/gradio_api/info"):
+            assert c.get(path).status_code == 401
