@@ -74,3 +74,34 @@ def test_cache_rows_of_an_aborted_ingest_are_reclaimed_simulated_commit_race(tmp
         assert kb.store.db.execute("SELECT COUNT(*) FROM emb_cache").fetchone()[0] == rows
     finally:
         kb.close()
+
+
+def test_old_web_uploads_and_exports_are_removed(tmp_path):
+    pytest.importorskip("gradio", reason="the web extra is not installed")
+    import os
+    import time
+
+    from assistant.delivery.web import WebApp, create_app
+
+    kb = KnowledgeBase(tmp_path / "kb")
+    try:
+        a = Assistant(Settings(kb=tmp_path / "kb", corpus=tmp_path / "none"), kb=kb)
+        uploads = tmp_path / "kb" / "web-uploads"
+        (uploads / "abc123").mkdir(parents=True)
+        old, fresh = uploads / "abc123" / "old.docx", uploads / "fresh.txt"
+        old.write_bytes(b"x")
+        fresh.write_bytes(b"y")
+        past = time.time() - 2 * 3600
+        os.utime(old, (past, past))
+        os.utime(old.parent, (past, past))
+        create_app(a, None)
+        assert not old.exists() and fresh.exists()
+        web = WebApp(Service(a))
+        answer = {"mode": "ask", "question": "问题", "text": "回答", "sources": []}
+        first, _ = web.export_files(answer)
+        os.utime(first.parent, (past, past))
+        second, _ = web.export_files(answer)
+        assert second.exists() and not first.exists()
+        assert uploads in second.parents
+    finally:
+        kb.close()

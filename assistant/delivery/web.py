@@ -9,7 +9,6 @@ import logging
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import gradio as gr  # noqa: E402
 from .api import Service, ServiceError, create_api, parse_auth  # noqa: E402
 from .bind import resolve_bind  # noqa: E402
 from .web_assets import CONV_JS, CSS  # noqa: E402
+from .cleanup import export_folder, sweep  # noqa: E402
 from .web_review import governing_choices, review_tab  # noqa: E402
 from .web_render import (  # noqa: E402
     ANY_YEAR, CJK_FONTS, DOC_HEADERS, EXAMPLES, KIND_CHOICES, LEVEL_CHOICES,
@@ -68,7 +68,7 @@ def _filters(issuer, region, year_from, year_to, kinds):
 class WebApp:
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.export_dir = Path(tempfile.mkdtemp(prefix="fazhi-export-"))
+        self.export_dir = Path(service.kb.store.folder) / "web-uploads" / "exports"  # swept (cleanup.py)
 
     # ---- chat ----
     def submit(self, question, mode, issuer, region, year_from, year_to, kinds, agency, n, turns):
@@ -137,7 +137,7 @@ class WebApp:
     def export_files(self, answer: dict) -> tuple[Path, Path]:
         from . import export
 
-        folder = Path(tempfile.mkdtemp(dir=self.export_dir))
+        folder = export_folder(self.export_dir)
         docx_path = folder / export.filename(answer, "docx")
         docx_path.write_bytes(export.to_docx(answer))
         md_path = folder / export.filename(answer, "md")
@@ -185,7 +185,8 @@ def build_blocks(service: Service, private: bool = False):
     facets = EMPTY_FACETS if private else service.facets()
     years = [ANY_YEAR] + [str(y) for y in facets["years"]]
 
-    with gr.Blocks(title="法治政府建设报告助手", analytics_enabled=False, fill_width=True) as demo:
+    with gr.Blocks(title="法治政府建设报告助手", analytics_enabled=False, fill_width=True,
+                   delete_cache=(900, 3600)) as demo:  # Gradio removes its uploads older than an hour
         header = gr.HTML(stats_html(facets), elem_id="fz-header", js_on_load=None)
         with gr.Tabs(elem_id="fz-tabs"):
             # ================= chat =================
@@ -415,6 +416,7 @@ def create_app(assistant, auth: str | list[tuple[str, str]] | None = None):
     # files uploaded through the page stay under the knowledge-base folder (never in /tmp/gradio)
     upload_dir = Path(service.kb.store.folder) / "web-uploads"
     upload_dir.mkdir(parents=True, exist_ok=True)
+    sweep(upload_dir)  # what earlier runs left
     os.environ["GRADIO_TEMP_DIR"] = str(upload_dir)
     api = create_api(service, users)
     blocks = build_blocks(service, private=bool(users))
