@@ -94,10 +94,15 @@ def print_report(report: dict) -> None:
         print("  error:", e)
 
 
-def main_ingest(args, questions: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m eval load --ingest-chunks N [--clients 4] [--kb PATH] [--corpus DIR] [--auth u:pw] [--json]``."""
     import json
     import uuid
 
+    from .load import build_parser, questions_from
+
+    args = build_parser().parse_args(argv)
+    questions = questions_from(args.questions_file)
     from assistant.delivery.commands import build_corpus, corpus_to_build
     from assistant.service import Assistant
     from assistant.settings import Settings

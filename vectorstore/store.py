@@ -27,7 +27,6 @@ import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 
@@ -36,7 +35,7 @@ from ingest.records import Chunk, Document
 from .bm25 import BM25Index
 from .embeddings import Embedder, FazhiEmbeddingFunction
 from .repair import StoreRepair
-from .upkeep import StoreUpkeep
+from .upkeep import StoreUpkeep, _open_chroma
 
 COLLECTION = "fazhi-chunks"
 SCHEMA = """
@@ -72,17 +71,6 @@ try:  # the cross-process half of the write lock (POSIX); threads are serialised
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
-
-
-def _open_chroma(folder: Path, chroma_url: str | None):
-    import chromadb
-
-    settings = chromadb.Settings(anonymized_telemetry=False)
-    if chroma_url:
-        u = urlparse(chroma_url)
-        return chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
-                                   ssl=u.scheme == "https", settings=settings)
-    return chromadb.PersistentClient(path=str(folder / "chroma"), settings=settings)
 
 
 class Store(StoreRepair, StoreUpkeep):

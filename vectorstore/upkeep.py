@@ -5,6 +5,19 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+def _open_chroma(folder: Path, chroma_url: str | None):
+    import chromadb
+
+    settings = chromadb.Settings(anonymized_telemetry=False)
+    if chroma_url:
+        u = urlparse(chroma_url)
+        return chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
+                                   ssl=u.scheme == "https", settings=settings)
+    return chromadb.PersistentClient(path=str(folder / "chroma"), settings=settings)
 
 
 class StoreUpkeep:
@@ -66,7 +79,6 @@ class StoreUpkeep:
         if self.chroma_url:
             return  # a Chroma server is shared: it sees every writer already
         from .embeddings import FazhiEmbeddingFunction
-        from .store import _open_chroma
 
         with self._lock:
             try:
