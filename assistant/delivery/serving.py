@@ -1,8 +1,10 @@
 """The service behind the web app and the JSON HTTP API (routes in ``assistant.delivery.api``).
 
-``Service`` wraps one ``Assistant`` (one knowledge base, one writer): every call that touches the
-knowledge base goes through one lock, so concurrent requests from browsers and API clients queue
-instead of failing. It also rewrites a follow-up question with the chat history before retrieval
+``Service`` wraps one ``Assistant`` (one knowledge base, one writer). Reads and the short commits of
+writes go through one lock; the long parts of a write — parsing (in a bounded worker process) and embedding
+— run before it, so questions are answered from the last committed generation while an upload is
+ingested, and ``/api/health`` takes no lock at all. A generation written by another process is noticed
+at the lock (one SQLite read) and the vector index re-opened. It also rewrites a follow-up question with the chat history before retrieval
 (``standalone_question``) and keeps a copy of uploaded files so a document can be re-ingested.
 
 ``create_api(service, users)`` builds the FastAPI app with the ``/api/*`` routes; ``assistant.delivery.web``
