@@ -10,17 +10,17 @@ from .modes import MODES, Request
 from .modes import run as run_mode
 from .modes.base import Context
 from .records import Answer
-from .settings import Settings
+from .settings import Settings, default
 
-MAX_QUESTION_CHARS = 1000
-MAX_CHECK_CHARS = 4000
+MAX_QUESTION_CHARS = default("max_question_chars")
+MAX_CHECK_CHARS = default("max_claim_chars")
 
 
 class Assistant:
     def __init__(self, settings: Settings | None = None, kb: KnowledgeBase | None = None) -> None:
         self.settings = settings or Settings()
         self.kb = kb or KnowledgeBase(self.settings.kb_path, self.settings.embedder, self.settings.chroma_url,
-                                      self.settings.max_bytes)
+                                      self.settings.max_bytes, self.settings.limits)
         self.retriever = Retriever(self.kb)
         self._backend = None
         self._backend_ready = False
@@ -54,7 +54,7 @@ class Assistant:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
         if not question:
             return Answer(mode=mode, question="", text="请输入问题。", refused=True)
-        limit = MAX_CHECK_CHARS if mode == "check" else MAX_QUESTION_CHARS
+        limit = self.settings.max_claim_chars if mode == "check" else self.settings.max_question_chars
         if len(question) > limit:  # a pasted page is cut, not refused (whole reports go to `review`)
             question = question[:limit]
         # check gives verdicts decided in code (values, directions, scope against the evidence): no model call

@@ -20,6 +20,28 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server")
     max_file_mb: float = Field(default=50.0, description="largest file accepted by ingest")
 
+    # ---- bounded work per input (see ingest/limits.py; errors name the variable) ------------------
+    max_text_chars: int = Field(default=2_000_000, description=(
+        "largest text extracted from one file, in characters (a small file that expands hugely is refused)"))
+    max_chunks: int = Field(default=5_000, description="most chunks one document may become")
+    max_unpacked_mb: float = Field(default=100.0, description=(
+        "a .docx/.ofd whose zip parts unpack to more than this is refused before decompressing"))
+    parse_timeout: float = Field(default=300.0, description=(
+        "seconds one file may take to parse, in a worker process that is stopped after it (0: parse in "
+        "the calling process, no limit)"))
+    parse_memory_mb: int = Field(default=2048, description="address-space cap of the parsing worker (0: none)")
+    parse_workers: int = Field(default=2, description=(
+        "files parsed at once (each in its own worker process); more uploads and reviews wait for a free worker, "
+        "so concurrent hostile files cannot multiply the memory"))
+    max_question_chars: int = Field(default=1000, description=(
+        "longest question, search query, topic or agency name accepted by the API and the web app"))
+    max_claim_chars: int = Field(default=4000, description="longest claim accepted for checking")
+    max_review_chars: int = Field(default=200_000, description="longest draft report accepted for review (characters)")
+    max_field_chars: int = Field(default=500, description="longest metadata field (title, issuer…) of a document")
+    login_attempts: int = Field(default=5, description=(
+        "wrong passwords allowed from one client address per login_window seconds before it is refused (429)"))
+    login_window: float = Field(default=300.0, description="seconds over which wrong passwords are counted")
+
     k: int = Field(default=8, description="passages given to the answerer")
     llm_backend: str = Field(default="extractive", description=(
         "'extractive', 'openai' (an OpenAI-compatible server) or 'llamacpp' (a local GGUF file, in-process)"))
@@ -124,6 +146,15 @@ class Settings(BaseSettings):
     @property
     def max_bytes(self) -> int:
         return int(self.max_file_mb * 2**20)
+
+    @property
+    def limits(self):
+        """The per-input bounds as ingest takes them (``ingest.limits.Limits``)."""
+        from ingest.limits import Limits
+
+        return Limits(max_text_chars=self.max_text_chars, max_chunks=self.max_chunks,
+                      max_unpacked_bytes=int(self.max_unpacked_mb * 2**20), parse_timeout=self.parse_timeout,
+                      parse_memory_mb=self.parse_memory_mb, parse_workers=self.parse_workers)
 
     def with_overrides(self, **values) -> "Settings":
         """A copy with the given fields replaced (None keeps the current value), validated like the env."""

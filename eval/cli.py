@@ -64,6 +64,14 @@ def _sizes(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["load"]:  # python -m eval load … = python -m eval.load …
+        if any(a.startswith("--ingest-chunks") for a in argv):
+            from .load_ingest import main as ingest_main  # questions during one large ingest
+
+            return ingest_main(argv[1:])
+        from .load import main as load_main
+
+        return load_main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m eval")
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("retrieval", "answers", "compare"):

@@ -260,7 +260,7 @@ def questions_from(path: Path) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m eval.load", description=__doc__.split("\n\n")[0])
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--questions", type=int, default=25, help="questions per client")
@@ -275,8 +275,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", action="store_true",
                    help="send the question file's questions verbatim (repeats hit warm caches) instead of distinct phrasings")
     p.add_argument("--max-seconds", type=float, default=1800, help="stop sending new questions after this")
+    p.add_argument("--ingest-chunks", type=int, help=(
+        "instead: ask from --clients users while one generated document of about this many chunks is ingested "
+        "(eval/load_ingest.py, run by `python -m eval load --ingest-chunks N`; the server's limits are raised for it)"))
     p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.ingest_chunks:
+        print("run it as: python -m eval load --ingest-chunks N …", file=sys.stderr)
+        return 2
 
     questions = questions_from(args.questions_file)
     tag = uuid.uuid4().hex[:6]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .chunking import chunk_document
 from .clean import clean_text
+from .limits import DEFAULT_LIMITS, Limits, check_docx_text, check_unpacked, text_too_long, too_many_chunks
 from .loaders import SUPPORTED_SUFFIXES, Progress, load_bytes
 from .metadata import MANIFEST_NAME, Meta, apply_manifest, extract, read_manifest
 from .records import Chunk, Document, IngestError
@@ -146,6 +147,23 @@ def read_candidate(cand: Candidate, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
 
 
+NAME_BYTES = 200  # longest file-name part kept (UTF-8 bytes; file systems allow 255, a Chinese character is 3)
+
+
+def _short_name(part: str) -> str:
+    """A name part within NAME_BYTES: a longer one keeps its start and extension and gets a hash of the whole
+    name, so two long names that share a prefix never become the same id."""
+    if len(part.encode("utf-8")) <= NAME_BYTES:
+        return part
+    stem, dot, ext = part.rpartition(".")
+    if not dot or len(ext) > 10:
+        stem, ext = part, ""
+    tail = "-" + hashlib.sha256(part.encode("utf-8")).hexdigest()[:12] + ("." + ext if ext else "")
+    room = NAME_BYTES - len(tail.encode("utf-8"))
+    cut = stem.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return cut + tail
+
+
 def safe_doc_id(name: str) -> str:
     """A document id from a name a user supplied (an upload's file name): ``/``-separated parts with
     no ``..``/``.``, no leading ``/`` or drive letter, no control or reserved characters.  Spaces and
@@ -157,20 +175,23 @@ def safe_doc_id(name: str) -> str:
         if part in ("", ".", "..") or re.fullmatch(r"[A-Za-z]_", part) and not parts:
             continue  # empty, dot parts and a leading drive letter ("C:" became "C_")
         part = part.lstrip(".") or "_"  # no hidden names
-        if len(part) > 120:
-            stem, dot, ext = part.rpartition(".")
-            part = (stem[: 120 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else part[:120]
-        parts.append(part)
+        parts.append(_short_name(part))
     if not parts:
         raise IngestError(f"invalid file name {name!r}")
     return "/".join(parts)
 
 
 def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] | None = None,
-            overrides: Meta | None = None, progress: Progress | bool | None = None) -> Prepared:
+            overrides: Meta | None = None, progress: Progress | bool | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> Prepared:
     """Turn one file's bytes into a Document and its chunks (raises IngestError).
 
-    ``progress``: a callable ``(pages done, total, pages/s)`` for OCR, or True for a terminal bar."""
+    ``progress``: a callable ``(pages done, total, pages/s)`` for OCR, or True for a terminal bar.
+    ``limits``: the unpacked size, extracted text and chunk count allowed (time and memory are bounded
+    by ``ingest.worker.prepare_bounded``, which runs this in a worker process)."""
+    check_unpacked(data, limits.max_unpacked_bytes)
+    if suffix.lower() == ".docx":
+        check_docx_text(data, limits.max_text_chars)
     close = None
     if progress is True:
         from .ocr import terminal_progress
@@ -181,6 +202,8 @@ def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] 
     finally:
         if close is not None:
             close()
+    if len(loaded.text) > limits.max_text_chars:
+        raise text_too_long(len(loaded.text), limits.max_text_chars)
     cleaned = clean_text(loaded.text)
     for label, value in loaded.fields.items():  # metadata lines found outside the article (web pages)
         cleaned.fields.setdefault(label, value)
@@ -204,7 +227,20 @@ def prepare(doc_id: str, data: bytes, suffix: str, manifest_row: dict[str, str] 
     chunks = chunk_document(doc, loaded.heading_lines)
     if not chunks:
         raise IngestError("no text to index")
+    if len(chunks) > limits.max_chunks:
+        raise too_many_chunks(len(chunks), limits.max_chunks)
     return Prepared(doc, chunks, loaded.ocr_pages)
+
+
+def extract_text(data: bytes, suffix: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """One file's text, cleaned of page furniture, within the unpacked-size and text limits (IngestError)."""
+    check_unpacked(data, limits.max_unpacked_bytes)
+    if suffix.lower() == ".docx":
+        check_docx_text(data, limits.max_text_chars)
+    loaded = load_bytes(data, suffix)
+    if len(loaded.text) > limits.max_text_chars:
+        raise text_too_long(len(loaded.text), limits.max_text_chars)
+    return clean_text(loaded.text).text
 
 
 def _remap_pages(raw: str, cleaned: str, pages: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -46,7 +46,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(tiny):
-    return TestClient(create_api(Service(tiny)))
+    return TestClient(create_api(Service(tiny)), base_url="http://127.0.0.1")  # no login: writes from this machine
 
 
 def test_ask_returns_the_answer_record(client):
@@ -216,9 +216,11 @@ class _Recorder:
 
     def __getattr__(self, name):
         attr = getattr(self.inner, name)
-        if name not in ("ingest_bytes", "delete", "update_metadata", "documents"):
+        if name not in ("delete", "update_metadata", "documents"):
             return attr
+        return self.wrap(attr)
 
+    def wrap(self, attr):
         def wrapped(*a, **kw):
             with self.lock:
                 self.active += 1
@@ -261,13 +263,16 @@ def _request(url, method="GET", body=None, headers=None, files=None):
 
 
 def test_concurrent_requests_queue_around_the_single_writer(tiny):
-    """Many clients at once on a real server: uploads, deletes, questions and searches all succeed,
-    and the knowledge base never sees two calls at the same time."""
+    """Many clients at once on a real server: uploads, deletes, questions and searches all succeed, and
+    the knowledge base never sees two commits or reads at the same time (an upload's parsing and embedding
+    run beside them by design; only its commit is serialised)."""
     import uvicorn
 
     service = Service(tiny)
     recorder = _Recorder(tiny.kb)
     service.kb = recorder
+    real_commit = tiny.kb.store.commit_document
+    tiny.kb.store.commit_document = recorder.wrap(real_commit)
     app = create_api(service, [("u", "p")])
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -300,6 +305,7 @@ def test_concurrent_requests_queue_around_the_single_writer(tiny):
         assert recorder.peak == 1
         assert _request(base + "/api/documents")[0] == 401
     finally:
+        tiny.kb.store.commit_document = real_commit
         server.should_exit = True
         t.join(10)
 

@@ -353,7 +353,7 @@ def api_client(upload_kb):
     from assistant.settings import Settings
 
     assistant = Assistant(Settings(kb=upload_kb.store.folder), kb=upload_kb)
-    return TestClient(create_api(Service(assistant)))
+    return TestClient(create_api(Service(assistant)), base_url="http://127.0.0.1")  # no login: writes from this machine
 
 
 def test_web_upload_batch_reports_each_file_and_goes_on(api_client, upload_kb):

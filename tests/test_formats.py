@@ -205,7 +205,8 @@ def test_web_api_upload_gives_the_same_chunks_as_the_cli(built, files):
     kb_cli, _, root = built
     kb = KnowledgeBase(root / "kb-upload")
     try:
-        client = TestClient(create_api(Service(Assistant(Settings(kb=root / "kb-upload", corpus=root / "none"), kb=kb))))
+        client = TestClient(create_api(Service(Assistant(Settings(kb=root / "kb-upload", corpus=root / "none"), kb=kb))),
+                            base_url="http://127.0.0.1")  # no login: writes from this machine
         names = ["mixed-report.pdf", "luohu-report.doc", "guobanfa-115.wps", "guobanfa-118.ofd"]
         r = client.post("/api/documents", files=[("files", (n, files[n], "application/octet-stream")) for n in names])
         assert r.status_code == 200, r.text

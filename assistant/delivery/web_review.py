@@ -87,8 +87,9 @@ def sources_html(sources) -> str:
     return "".join(out)
 
 
-def review_tab(service: Service) -> None:
-    """Build the tab inside the current gr.Blocks."""
+def review_tab(service: Service, private: bool = False):
+    """Build the tab inside the current gr.Blocks; returns the governing-documents dropdown (``private``: built
+    empty, the page's load event after login fills it — see ``web.build_blocks``)."""
     with gr.Tab("报告审阅", id="review", elem_id="fz-tab-review"):
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
@@ -98,7 +99,7 @@ def review_tab(service: Service) -> None:
                                elem_id="fz-review-file")
                 text = gr.Textbox(label="或粘贴报告全文", lines=6, elem_id="fz-review-text")
                 agency = gr.Textbox(label="报告单位（可选，默认从标题识别）", elem_id="fz-review-agency")
-                governing = gr.Dropdown(choices=governing_choices(service), multiselect=True,
+                governing = gr.Dropdown(choices=[] if private else governing_choices(service), multiselect=True,
                                         label="对照的上级文件（可选）", elem_id="fz-review-governing")
                 run = gr.Button("开始审阅", variant="primary", elem_id="fz-review-run")
                 with gr.Row():
@@ -124,3 +125,4 @@ def review_tab(service: Service) -> None:
                     gr.DownloadButton(value=str(md_path), interactive=True))
 
         run.click(on_run, [file, text, agency, governing], [result, docx_btn, md_btn], concurrency_limit=1)
+    return governing
