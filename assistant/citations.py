@@ -96,11 +96,23 @@ def enforce(text: str, sources: list[Source], drop_unsupported: bool = True,
     by_number = {s.number: s for s in sources}
     flags: list[Flag] = []
     kept: list[str] = []
-    for piece in split_statements(text):
+    pieces = split_statements(text)
+    # a sentence without a marker is covered by the next marker of its own line (一是法治意识不强。依法…[1]):
+    # it is checked against those sources like any cited statement
+    line_markers: list[list[int]] = [[] for _ in pieces]
+    ahead: list[int] = []
+    for i in range(len(pieces) - 1, -1, -1):
+        if pieces[i] == "\n":
+            ahead = []
+            continue
+        own = [n for n in markers(pieces[i]) if n in by_number]
+        ahead = own or ahead
+        line_markers[i] = ahead
+    for i, piece in enumerate(pieces):
         if piece.strip() in exempt or piece == "\n":
             kept.append(piece)
             continue
-        cited = markers(piece)
+        cited = markers(piece) or line_markers[i]
         dangling = [n for n in cited if n not in by_number]
         if dangling:
             piece = MARKER_RE.sub(lambda m: "" if int(m.group(1)) in dangling else m.group(0), piece)

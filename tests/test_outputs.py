@@ -3,6 +3,9 @@ report section, quizzes spread over the topic, requirements that are requirement
 about the same predicate, compare cells on the topic."""
 from __future__ import annotations
 
+from assistant.llm_base import LLMBackend
+from assistant.settings import Settings
+
 import re
 
 import pytest
@@ -251,12 +254,13 @@ def test_compare_cells_on_topic_with_key_figures(assistant):
     assert any("605宗" in r["figures"] for r in ans.compare)
 
 
-class RecordingBackendDouble:
-    """Test double of an LLM server (none runs here): records the prompt and replies with the skeleton
-    it was given, as a model that follows the structure would."""
+class RecordingBackendDouble(LLMBackend):
+    """Test double of an LLM that follows the structure it is given (the real llama.cpp model of
+    tests/test_llm_real.py cannot be made to): records the prompt and replies with the skeleton."""
     name = "recording-double"
 
     def __init__(self):
+        self.settings = Settings(llm_context_tokens=32768)  # a model with a long window (Qwen-class)
         self.user = ""
 
     def complete(self, system, user, on_token=None):

