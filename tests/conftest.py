@@ -185,3 +185,13 @@ def corpus_kb(tmp_path_factory):
     assert not errors, errors
     yield kb, report
     kb.close()
+
+
+@pytest.fixture(scope="module")
+def assistant(corpus_kb):
+    """An Assistant over the session's bundled-corpus knowledge base (default settings)."""
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    kb, _ = corpus_kb
+    return Assistant(Settings(kb=kb.store.folder), kb=kb)

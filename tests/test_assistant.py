@@ -52,15 +52,6 @@ def test_split_statements_keeps_newlines_and_markers():
 
 # ---- modes on the bundled corpus ------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def assistant(corpus_kb):
-    from assistant.service import Assistant
-    from assistant.settings import Settings
-
-    kb, _ = corpus_kb
-    return Assistant(Settings(kb=kb.store.folder), kb=kb)
-
-
 def _verbatim(assistant, ans):
     for s in ans.sources:
         doc = assistant.kb.store.document(s.doc_id)

@@ -39,15 +39,6 @@ def test_values_found_needs_every_figure_of_the_claim():
     assert values_found("处罚金额有所增加", "行政处罚金额同比增加。")  # no figure: nothing to find
 
 
-@pytest.fixture(scope="module")
-def assistant(corpus_kb):
-    from assistant.service import Assistant
-    from assistant.settings import Settings
-
-    kb, _ = corpus_kb
-    return Assistant(Settings(kb=kb.store.folder), kb=kb)
-
-
 @needs_governing_texts
 def test_a_law_named_beside_a_report_is_searched_too(assistant):
     q = assistant.analyse("宝坻区城管委提到了行政处罚法。按行政处罚法，哪些情形适用听证？")

@@ -18,15 +18,6 @@ SHORT_HEAD = re.compile(r"不足|存在.{0,6}问题|差距")
 PLAN_HEAD = re.compile(r"下一步|下一年|计划|打算|安排|思路|考虑")
 
 
-@pytest.fixture(scope="module")
-def assistant(corpus_kb):
-    from assistant.service import Assistant
-    from assistant.settings import Settings
-
-    kb, _ = corpus_kb
-    return Assistant(Settings(kb=kb.store.folder), kb=kb)
-
-
 def _verbatim(assistant, ans):
     for s in ans.sources:
         assert assistant.kb.store.document(s.doc_id).text[s.start: s.end] == s.quote

@@ -80,15 +80,6 @@ def test_split_claims():
 
 # ---- on the bundled corpus ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def assistant(corpus_kb):
-    from assistant.service import Assistant
-    from assistant.settings import Settings
-
-    kb, _ = corpus_kb
-    return Assistant(Settings(kb=kb.store.folder), kb=kb)
-
-
 def _doc(assistant, fragment: str) -> str:
     return next(d for d in assistant.catalog.documents() if fragment in d)
 
