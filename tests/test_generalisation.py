@@ -91,3 +91,19 @@ def test_a_department_without_its_own_report_is_refused(assistant, question):
 ])
 def test_the_place_government_and_known_agencies_are_answered(assistant, question):
     assert not assistant.run("ask", question).refused
+
+
+@pytest.mark.parametrize("question", [
+    "罗湖区应急局2019年立案多少宗？",  # 应急局 for 应急管理局
+    "宝坻城管委2021年聘请了几名法律顾问？",  # place without its 区
+    "镇巴县组织了多少个镇办参加规范性文件培训？",  # a question word is not part of a name
+])
+def test_short_forms_of_an_issuer_are_that_issuer(assistant, question):
+    q = assistant.analyse(question)
+    assert q.foreign_agencies == ()
+    assert not assistant.run("ask", question).refused
+
+
+def test_an_agency_of_another_place_is_not_a_short_form(assistant):
+    assert not assistant.catalog.abbreviates_issuer("天津市应急管理局")
+    assert assistant.catalog.abbreviates_issuer("罗湖区应急局")

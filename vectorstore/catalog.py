@@ -216,6 +216,30 @@ class Catalog:
                 merged.append([a, b])
         return [text[a:b] for a, b in merged]
 
+    def abbreviates_issuer(self, agency: str) -> bool:
+        """Whether ``agency`` is a short form of a document's issuer (罗湖区应急局 ↔ 深圳市罗湖区应急管理局,
+        宝坻城管委 ↔ 天津市宝坻区城市管理委员会): without its places, its characters stand in order in the
+        issuer's core, starting with the same one."""
+        self.refresh()
+        name = nfkc_compact(agency)
+        for doc_id, d in self.docs.items():
+            region = nfkc_compact(d.get("region") or "")
+            places = _PLACE_RE.findall(region)
+            issuer = nfkc_compact(d.get("issuer") or "")
+            core = agency_core(issuer, places, keep=2)
+            # the question's name without the document's places, also as 宝坻 for 宝坻区
+            stems = places + [p[:-1] for p in places if len(p) >= 3]
+            if any(p not in stems for p in _PLACE_RE.findall(name) if len(p) >= 3 and not p.endswith(_NOT_PLACE)):
+                continue  # 天津市应急管理局 is not 深圳市罗湖区应急管理局
+            short = name
+            for p in sorted(stems, key=len, reverse=True):
+                short = short.replace(p, "")
+            short = agency_core(short, keep=2)
+            it = iter(core)
+            if len(short) >= 2 and core and core[0] == short[0] and all(ch in it for ch in short):
+                return True
+        return False
+
     def agency_documents(self, agency: str, kind: str | None = "report", context: str = "") -> list[str]:
         """Documents issued by ``agency``, matched on the normalised name: the agency core (name without
         its places) must equal the issuer's core, and a place the name or ``context`` gives must not

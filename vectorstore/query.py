@@ -240,6 +240,8 @@ def _agencies(text: str, known: str) -> list[str]:
             if not re.fullmatch(r"[\u4e00-\u9fa5]+", w2):
                 break
             name += w2
+            if re.search(r"多少|几|哪|什么|怎么|如何|是否", w2):
+                break  # a question, not a name (镇巴县组织多少个镇办…)
             if re.search(rf"{_AGENCY_SUFFIX}$", name):
                 # of a place the knowledge base knows, only a department counts (镇巴县公安局): the place's
                 # government is the place's own report, found by the document prior
@@ -272,7 +274,7 @@ def _unresolved(catalog: Catalog, titles: list[str], places: list[str], agencies
     for ag in agencies:
         if any(ag in m or m in ag for m in unresolved):
             continue
-        if not catalog.agency_documents(ag, kind=None) and ag not in joined:
+        if not catalog.agency_documents(ag, kind=None) and ag not in joined and not catalog.abbreviates_issuer(ag):
             foreign.append(ag)
     return unresolved, foreign
 

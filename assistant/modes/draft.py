@@ -112,6 +112,29 @@ def _round_robin(per_doc: dict[str, list[Item]]) -> list[Item]:
     return order
 
 
+def _gist(text: str, limit: int = 60) -> str:
+    """A point as the skeleton gives it to the model: its title sentence, cut (the passages carry the
+    rest; a small context window must still hold the skeleton and the passages it cites)."""
+    first = re.split(r"(?<=[。；])", text.strip(), maxsplit=1)[0].rstrip("；。")
+    return first if len(first) <= limit else first[:limit] + "…"
+
+
+def _fitting_skeleton(backend, question: str, lines: list[str], variables_base: dict, share: float = 0.5) -> str:
+    """The skeleton as far as the model's window allows: whole, else its point titles only, else none
+    (the prompt's fixed part may take at most ``share`` of the window left for the prompt)."""
+    from ..budget import prompt_budget, prompt_tokens
+    from ..generate import MODE_DEFAULTS, render_prompt
+
+    avail = prompt_budget(backend.context_window(), backend.settings)
+    titles = [re.split(r"(?<=[。])", x, maxsplit=1)[0][:24] + re.sub(r"^.*?((?:\[\d+\])*)$", r"\1", x) for x in lines]
+    for skeleton in ("\n".join(lines), "\n".join(titles)):
+        fixed = prompt_tokens(*render_prompt("draft", question, "", {**variables_base, "skeleton": skeleton}),
+                              backend.settings)
+        if fixed <= share * avail:
+            return skeleton
+    return MODE_DEFAULTS["draft"]["skeleton"]
+
+
 def _with_llm(backend, query: Query, hits: list[Hit], ctx: Context, lead: str, points: list[dict],
               causes: list | None, agency: str, leaders: str, on_token) -> Answer:
     """The model writes the prose of the same skeleton: the passages it gets are first the chunks the
@@ -132,13 +155,15 @@ def _with_llm(backend, query: Query, hits: list[Hit], ctx: Context, lead: str, p
     lines = [lead]
     for i, p in enumerate(points):
         marks = "".join(f"[{number(it)}]" for it in p["items"])
-        lines.append(f"{ordinal(i)}{p['text'].rstrip('；。')}。{marks}")
+        lines.append(f"{ordinal(i)}{_gist(p['text'])}。{marks}")
     if causes is not None:
         lines.append(CAUSE_LEAD)
         lines += [f"{ordinal(i)}{strip_marker(s).rstrip('；。')}。[{number(it)}]" for i, (it, s) in enumerate(causes)] or [NO_CAUSE]
-    pool = chunks  # only what the skeleton cites: a small window must not lose a cited passage to an extra one
-    ans = llm_answer(backend, "draft", query.request, pool, ctx.store, on_token=on_token,
-                     variables={"topic": query.text, "agency": agency, "leaders": leaders, "skeleton": "\n".join(lines)})
+    pool = chunks or hits[:8]  # what the skeleton cites: a small window must not lose it to an extra passage
+    variables = {"topic": query.text, "agency": agency, "leaders": leaders,
+                 "skeleton": _fitting_skeleton(backend, query.request, lines, variables_base={
+                     "topic": query.text, "agency": agency, "leaders": leaders})}
+    ans = llm_answer(backend, "draft", query.request, pool, ctx.store, on_token=on_token, variables=variables)
     if not ans.refused:
         ans.text = full_width(ans.text)
     return ans
