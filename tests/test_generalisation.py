@@ -107,3 +107,12 @@ def test_short_forms_of_an_issuer_are_that_issuer(assistant, question):
 def test_an_agency_of_another_place_is_not_a_short_form(assistant):
     assert not assistant.catalog.abbreviates_issuer("天津市应急管理局")
     assert assistant.catalog.abbreviates_issuer("罗湖区应急局")
+
+
+def test_an_article_number_is_not_a_count_against_a_none_claim():
+    from assistant.modes.check import judge
+
+    verdict, _ = judge("全年无一起行政复议或诉讼案件发生。", "第八十八条 行政复议期间的计算和行政复议文书的送达，依照民事诉讼法。")
+    assert verdict != "contradicted"
+    verdict, reason = judge("全年没有废止规范性文件。", "对3件规范性文件予以废止，修改1件。")
+    assert verdict == "contradicted"

@@ -39,12 +39,22 @@ _NONE_CLAIM = re.compile(r"(?:没有|无|未|零)(?:任何|一[件起项个份�
 
 
 def _predicate_counts(predicate: str, evidence: str) -> list[Value]:
-    """Counts the evidence gives right next to ``predicate`` (等3件规范性文件废止 / 废止1份)."""
+    """Counts the evidence gives right next to ``predicate`` (等3件规范性文件废止 / 废止1份); an ordinal
+    (第八十八条) is a number, not a count."""
+    def counts(a: int, b: int) -> list[Value]:
+        a, b = max(a, 0), min(b, len(evidence))
+        window = evidence[a:b]
+        out = []
+        for v in figures(window):
+            at = window.find(v.text)
+            if v.kind == "count" and not (at >= 0 and evidence[a + at - 1: a + at] == "第") \
+                    and not (at == 0 and a > 0 and evidence[a - 1] in "第一二三四五六七八九十百"):
+                out.append(v)
+        return out
+
     out = []
     for m in re.finditer(re.escape(predicate), evidence):
-        after = [v for v in figures(evidence[m.end(): m.end() + 6]) if v.kind == "count"]
-        before = [v for v in figures(evidence[max(0, m.start() - 14): m.start()]) if v.kind == "count"]
-        out += after or before[-1:]
+        out += counts(m.end(), m.end() + 6) or counts(m.start() - 14, m.start())[-1:]
     return out
 
 
