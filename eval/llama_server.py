@@ -10,8 +10,8 @@ and nothing is downloaded: the model file is opened where pip installed it.
         server.pause() / server.resume()   # SIGSTOP / SIGCONT (a server too slow to give a first token)
 
 ``unavailable()`` gives the reason to skip when llama-cpp-python could not be built or the model file is
-missing (``make install`` installs both through the ``[llm]`` extra). Used by ``python -m eval llm`` and, through
-tests/llama_server.py, by the real-server tests.
+missing (``make install`` installs both through the ``[llm]`` extra). Used by ``python -m eval llm`` and by the
+real-server tests (tests/test_llm_real.py).
 """
 from __future__ import annotations
 

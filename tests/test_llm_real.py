@@ -1,5 +1,5 @@
 """The LLM path against a REAL llama.cpp server running a REAL model (SmolLM2-135M-Instruct, see
-tests/llama_server.py): nothing is scripted. The model is small, English-only and ignores instructions, so
+eval/llama_server.py): nothing is scripted. The model is small, English-only and ignores instructions, so
 the tests assert only what must hold whatever it says: every citation valid, every statement it made
 either kept (and then supported by its cited passages) or dropped / flagged, no marker pointing at a
 source not returned, refusals decided before the model is called, the answer's text and its sources
@@ -17,10 +17,7 @@ from assistant.generate import REFUSAL_PHRASE, UNVERIFIED_NOTE, clean_reply
 from assistant.records import REFUSAL_TEXT
 from assistant.settings import Settings
 
-try:
-    from tests.llama_server import SMOLLM2_TOKENS_PER_TIKTOKEN, LlamaServer, free_port, smollm2_gguf, unavailable
-except ImportError:  # tests/ is not a package: pytest puts it on sys.path
-    from llama_server import SMOLLM2_TOKENS_PER_TIKTOKEN, LlamaServer, free_port, smollm2_gguf, unavailable
+from eval.llama_server import SMOLLM2_TOKENS_PER_TIKTOKEN, LlamaServer, free_port, smollm2_gguf, unavailable
 
 REASON = unavailable()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
@@ -157,9 +154,9 @@ def test_refusal_is_decided_before_the_model_is_called(assistant, extractive, se
 
 
 def test_prompt_is_cut_to_the_context_window(assistant, kb):
-    """Eight long passages do not fit 2048 SmolLM2 tokens: the lowest-ranked go, the server accepts."""
+    """Eight long passages do not fit the test window (N_CTX SmolLM2 tokens): the lowest-ranked go, the server accepts."""
     from assistant.budget import prompt_tokens
-    from assistant.generate import format_passage, number_passages, render_prompt
+    from assistant.generate import number_passages, render_prompt
 
     query = assistant.analyse(COMPARE, "compare")
     from assistant.modes.gather import gather

@@ -11,12 +11,9 @@ from vectorstore.values import Value, figures
 from ..evidence import SourceBook
 from ..labels import VERDICT_ZH
 from ..records import Answer
-from ..settings import default
 from .base import Context, Scored, passages_of, semantic_order, topic_sentences
 from .explain import about_subject, explain
 
-SUPPORT_MIN = default("support_min")
-RELATED_MIN = default("related_min")
 _UP = re.compile(r"增加|增长|上升|提高|提升|增多|上涨")
 _DOWN = re.compile(r"减少|下降|降低|减|下滑|回落")
 _ALL = re.compile(r"全部|均已|一律|所有|全都|100%|百分之百|无一例外")
