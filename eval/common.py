@@ -7,7 +7,7 @@ def open_kb(args):
     from vectorstore.kb import KnowledgeBase
 
     settings = Settings().with_overrides(kb=args.kb, embedder=args.embedder)
-    kb = KnowledgeBase(settings.kb_path, settings.embedder, settings.chroma_url)
+    kb = KnowledgeBase(settings.kb_path, settings.embedder, settings.chroma_url, database_url=settings.database_url)
     if args.corpus:
         kb.ingest(args.corpus, progress=not args.json)
     return kb

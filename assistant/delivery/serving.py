@@ -222,7 +222,9 @@ class Service:
     def locked(self):
         """The knowledge base for one request: reads and the short commits of writes hold it (parsing and
         embedding of uploads run before it). A generation written by another process (``fazhi ingest`` on
-        the served folder) is noticed here — one SQLite read — and the vector index is re-opened."""
+        the served folder, another app server on the same database) is noticed here — one indexed read —
+        and the vector index is re-opened; the BM25 index and the catalogue follow the generation by
+        themselves. A write a dead process left half-done is repaired here too."""
         t = time.monotonic()
         with self.lock:
             waited = time.monotonic() - t
@@ -233,6 +235,8 @@ class Service:
 
     def notice_other_writers(self) -> bool:
         store = self.kb.store
+        if store.repair_abandoned():  # another app server died mid-write: its half is undone here
+            log.warning("repaired a write another process left unfinished: %s", store.last_reconcile)
         if not store.foreign_write():
             return False
         log.info("the knowledge base was changed by another process: reloading its vector index")
