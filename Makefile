@@ -9,8 +9,10 @@ LLAMA_CMAKE_ARGS := -DGGML_BLAS=OFF -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF
 
 # Debian packages for the browser tests and CJK screenshots: chromium (driven by Playwright's python
 # client; no browser is ever downloaded) and a Chinese font (also used to render the OCR test pages);
-# LibreOffice Writer (headless) and antiword read .doc/.wps files. Skipped when already installed.
-SYSTEM_PKGS := chromium fonts-wqy-microhei libreoffice-writer-nogui antiword
+# LibreOffice Writer (headless) and antiword read .doc/.wps files; PostgreSQL for the scale-out tests (several
+# app servers on one database: the tests start and stop their own cluster in a temporary folder, nothing runs
+# as a service). Skipped when already installed.
+SYSTEM_PKGS := chromium fonts-wqy-microhei libreoffice-writer-nogui antiword postgresql
 
 $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q torch==2.13.0
 	# llama-cpp-python compiles from source (about 4 min on two cores): no BLAS, no curl (it never downloads
 	# a model), no -march=native (the build stays usable on another CPU)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[st,web,dev,formats,llm]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[st,web,dev,formats,llm,postgres]'
 	touch $(STAMP)
 
 install: $(STAMP)

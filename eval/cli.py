@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             from .load_ingest import main as ingest_main  # questions during one large ingest
 
             return ingest_main(argv[1:])
+        if any(a.startswith("--servers") for a in argv):
+            from .load_servers import main as servers_main  # one and several app servers over one database
+
+            return servers_main(argv[1:])
         from .load import main as load_main
 
         return load_main(argv[1:])

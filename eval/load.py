@@ -161,11 +161,16 @@ def _answer_problem(question: str, status: int, body) -> str | None:
     return None
 
 
-def run_load(base_url: str, questions: list[str], clients: int = 20, per_client: int = 25,
+def run_load(base_url: str | list[str], questions: list[str], clients: int = 20, per_client: int = 25,
              upload: tuple[str, bytes] | None = None, upload_question: str | None = None,
              upload_expect: str | None = None, auth: tuple[str, str] | None = None, timeout: float = 900,
              max_seconds: float | None = None, seed: int = 1, distinct: bool = True) -> dict:
-    """The load run against a live server; returns the report (``errors`` empty and ``lost`` 0 = pass)."""
+    """The load run against a live server; returns the report (``errors`` empty and ``lost`` 0 = pass).
+
+    Several base URLs (app servers over one database, as behind a reverse proxy): client ``c`` talks to
+    server ``c mod n``; the upload goes to the first and is then listed and asked on the last."""
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
+    base_url, last = urls[0], urls[-1]
     records: list[dict] = []
     lock = threading.Lock()
     t0 = time.monotonic()
@@ -196,7 +201,8 @@ def run_load(base_url: str, questions: list[str], clients: int = 20, per_client:
                 continue
             q = asked[c * per_client + i] if asked else order[i % len(order)]
             start = time.monotonic()
-            status, body = request(base_url + "/api/ask", "POST", {"question": q}, auth=auth, timeout=timeout)
+            status, body = request(urls[c % len(urls)] + "/api/ask", "POST", {"question": q}, auth=auth,
+                                   timeout=timeout)
             end = time.monotonic()
             with lock:
                 records.append({"client": c, "question": q, "start": start - t0, "end": end - t0,
@@ -217,7 +223,7 @@ def run_load(base_url: str, questions: list[str], clients: int = 20, per_client:
     errors = [f"client {r['client']}: {r['question'][:30]}…: {r['problem']}" for r in done if r["problem"]]
     lat = [r["latency"] for r in done]
     report = {
-        "base_url": base_url, "clients": clients, "per_client": per_client, "distinct_questions": distinct,
+        "base_url": base_url if len(urls) == 1 else urls, "servers": len(urls), "clients": clients, "per_client": per_client, "distinct_questions": distinct,
         "sent": len(done),
         "skipped": len(records) - len(done), "ok": len(done) - len(errors), "error_count": len(errors),
         "errors": errors[:20], "wall_s": round(wall, 2),
@@ -229,12 +235,12 @@ def run_load(base_url: str, questions: list[str], clients: int = 20, per_client:
     if upload:
         overlap = [r for r in done if r["start"] < upload_rec.get("end", 0) and r["end"] > upload_rec.get("start", 0)]
         upload_rec["questions_during_upload"] = len(overlap)
-        after_status, after = request(base_url + "/api/documents", auth=auth, timeout=timeout)
+        after_status, after = request(last + "/api/documents", auth=auth, timeout=timeout)
         ids = {d["id"] for d in after.get("documents", [])} if isinstance(after, dict) else set()
         upload_rec["listed"] = upload_rec.get("doc_id") in ids
         upload_rec["documents_before"], upload_rec["documents_after"] = n_docs0, len(ids)
         if upload_question:
-            status, body = request(base_url + "/api/ask", "POST", {"question": upload_question}, auth=auth,
+            status, body = request(last + "/api/ask", "POST", {"question": upload_question}, auth=auth,
                                    timeout=timeout)
             upload_rec["answered"] = (status == 200 and isinstance(body, dict) and not body.get("refused")
                                       and (upload_expect is None or upload_expect in body.get("text", "")))
