@@ -1,6 +1,6 @@
 """Load over one and over several app servers sharing one knowledge base, measured in one run.
 
-    python -m eval load --servers 1,2 [--clients 20] [--questions 25] [--corpus DIR]
+    python -m eval load --servers 1,2 [--clients 20] [--questions 25] [--corpus DIR] [--warmup 20]
                         [--database-url postgresql://…] [--chroma-url http://…] [--workdir DIR] [--json]
 
 Without ``--database-url``/``--chroma-url`` a PostgreSQL cluster and a ``chroma run`` are started in the work
@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-cache", type=Path, metavar="KB", help=(
         "an embedded knowledge-base folder (same embedder) whose embedding cache is copied into the database "
         "first, read-only: the build then reuses its vectors instead of embedding the corpus again"))
+    p.add_argument("--warmup", type=int, default=20, help=(
+        "questions each server answers before anything is measured (first answers load models, dictionaries and "
+        "per-generation tables; without it the first count measured pays for that)"))
     p.add_argument("--max-seconds", type=float, default=1800, help="per server count: stop sending after this")
     p.add_argument("--json", action="store_true")
     return p
@@ -100,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         kb.close()
         for i in range(max(counts)):
             apps.append(AppServer(work / f"app{i + 1}", db_url, chroma_url, corpus=args.corpus, name=f"app{i + 1}"))
-        for app in apps:  # first requests load the per-generation tables: not part of the figures
-            request(app.url + "/api/ask", "POST", {"question": questions[0]}, timeout=600)
+        for app in apps:  # first answers load the per-generation tables, jieba, the model: not part of the figures
+            for q in questions[: max(args.warmup, 1)]:
+                request(app.url + "/api/ask", "POST", {"question": q}, timeout=600)
         for run, n in enumerate(counts):
             num = random.Random().randint(100, 999)
             upload = (f"load-{uuid.uuid4().hex[:6]}.txt", UPLOAD_DOC.format(n=num, m=num + 41).encode("utf-8"))
