@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,7 +18,8 @@ from ingest.records import IngestError
 from ingest.worker import prepare_bounded
 
 from .embeddings import Embedder, get_embedder
-from .store import DuplicateContent, Store
+from .overrides import ChunkOverride, ChunkOverrides, matched_edits, now, splice
+from .store import DuplicateContent, KnowledgeBaseError, Store
 from .tokenize import tokenize
 
 EMBED_BATCH = 16
@@ -62,6 +63,7 @@ class KnowledgeBase:
         self.embedder_spec = embedder
         self.embedder = get_embedder(embedder)
         self.store = Store(Path(folder), self.embedder, embedder, chroma_url)
+        self.overrides = ChunkOverrides(self.store)
         self.max_bytes = max_bytes
         self.limits = limits
 
@@ -182,9 +184,14 @@ class KnowledgeBase:
         todo.append((cand, prep, status))
         return None
 
-    def _commit(self, prep: Prepared, bar, lock: Callable | None = None) -> int:
+    def _commit(self, prep: Prepared, bar, lock: Callable | None = None, apply_overrides: bool = True) -> int:
         """Embed what the cache lacks and tokenise (no lock held), then commit under ``lock()``. The cache rows
-        an aborted commit added (refused as a duplicate, a full disk, an exception) are reclaimed."""
+        an aborted commit added (refused as a duplicate, a full disk, an exception) are reclaimed. The chunk
+        overrides recorded for this file's content are applied first (``apply_overrides``)."""
+        if apply_overrides:
+            edits, _ = matched_edits(prep.chunks, self.overrides.for_hash(prep.document.content_hash))
+            if edits:
+                prep.document, prep.chunks = splice(prep.document, prep.chunks, edits)
         keys = [vec_key(self.embedder, c.index_text) for c in prep.chunks]
         cached = self.store.cached_vectors(keys)
         missing = [i for i, k in enumerate(keys) if k not in cached]
@@ -209,6 +216,47 @@ class KnowledgeBase:
                 self.store.forget_vectors(added)
             raise
         return len(missing)
+
+    # ---- chunk editing -------------------------------------------------------------------------
+    def edit_chunk(self, doc_id: str, ordinal: int, text: str | None = None, heading_path: list[str] | None = None,
+                   lock: Callable | None = None) -> dict:
+        """Correct one chunk's text and/or heading path: recorded as an override (kept across re-ingest of the
+        same file), spliced into the stored document text, the chunk re-embedded and committed at once (one
+        generation bump, so other processes reload). Returns ``{"chunk": Chunk, "embedded": n, "reverted": bool}``."""
+        doc = self.store.document(doc_id)
+        if doc is None:
+            raise KnowledgeBaseError(f"no document {doc_id!r}")
+        chunks = self.store.doc_chunks(doc_id)
+        idx = next((i for i, c in enumerate(chunks) if c.ordinal == ordinal), None)
+        if idx is None:
+            raise KnowledgeBaseError(f"no chunk {ordinal} in {doc_id!r}")
+        ch = chunks[idx]
+        new_text = ch.text if text is None else text
+        new_path = list(ch.heading_path) if heading_path is None else [p.strip() for p in heading_path if p.strip()]
+        if not new_text.strip():
+            raise KnowledgeBaseError("a chunk's text cannot be empty")
+        existing = self.overrides.get(doc.content_hash, ordinal)
+        original_text = existing.original_text if existing else ch.text
+        original_heading = existing.original_heading if existing else list(ch.heading_path)
+        reverted = new_text == original_text and new_path == original_heading
+        record = None if reverted else ChunkOverride(doc.content_hash, ordinal, doc_id, original_text,
+                                                     original_heading, new_text, new_path, now())
+        new_doc, new_chunks = splice(doc, chunks, {idx: (new_text, new_path)})
+        prep = Prepared(new_doc, new_chunks, 0)
+        store, overrides = self.store, self.overrides
+
+        @contextmanager
+        def commit_lock():  # the override row and the document's rows land under one hold of the write lock
+            with (lock or nullcontext)(), store._write_lock():
+                overrides.put(record, doc.content_hash, ordinal)
+                try:
+                    yield
+                except BaseException:
+                    overrides.put(existing, doc.content_hash, ordinal)
+                    raise
+
+        embedded = self._commit(prep, None, commit_lock, apply_overrides=False)
+        return {"chunk": prep.chunks[idx], "embedded": embedded, "reverted": reverted}
 
     # ---- management ---------------------------------------------------------------------------
     def documents(self) -> list[dict]:

@@ -38,18 +38,14 @@ from ingest.metadata import Meta
 from vectorstore.retrieve import KINDS, FilterError, Filters
 from vectorstore.retrieve import parse_year_range as _parse_year_range
 
+from .errors import ServiceError
+from .serving_docs import DocumentViews
+
 log = logging.getLogger("fazhi.web")
 
 EDITABLE = ("title", "issuer", "region", "level", "year", "kind", "doc_number")
 SUPPORTED = SUPPORTED_SUFFIXES
 
-
-class ServiceError(Exception):
-    """A user-facing failure: ``status`` is the HTTP status, the message is Chinese (and English)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # ---- auth ---------------------------------------------------------------------------------------
@@ -211,7 +207,7 @@ def clean_fields(fields: dict) -> dict:
 FOLLOW_UP_MODES = ("ask", "compare")  # draft/quiz take a topic, check a literal claim: never rewritten
 
 
-class Service:
+class Service(DocumentViews):
     def __init__(self, assistant) -> None:
         self.assistant = assistant
         self.kb = assistant.kb
