@@ -19,7 +19,7 @@ class RetrievalTrace:
     dense_score: float | None = None  # cosine similarity of the question and passage embeddings
     fused_rank: int | None = None  # place after reciprocal-rank fusion (+ document prior, sub-questions)
     fused_score: float | None = None  # the RRF sum
-    rerank_score: float | None = None  # sentence-level lexical reranker's passage score (0..1)
+    rerank_score: float | None = None  # the sentence-level lexical reranker's passage score
     final_score: float | None = None  # what orders the hits (= fused_score when the reranker is off)
 
     def to_dict(self) -> dict:

@@ -78,6 +78,20 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
 
     Text = Annotated[str, Field(max_length=fmax)]
 
+    class RetrievalIn(BaseModel):
+        """A retrieval test: the query, the filters and how many passages (at most ``retrieval_test_k``)."""
+        model_config = ConfigDict(extra="forbid")
+        query: Question
+        filters: dict | None = None
+        k: int = Field(10, ge=1, le=settings.retrieval_test_k)
+
+    class ChunkEditIn(BaseModel):
+        """A correction of one chunk: its new text and/or heading path (at least one of them)."""
+        model_config = ConfigDict(extra="forbid", strict=True)
+        ordinal: int = Field(ge=0)
+        text: Annotated[str, Field(min_length=1, max_length=settings.max_chunk_edit_chars)] | None = None
+        heading_path: Annotated[list[Text], Field(max_length=12)] | None = None
+
     class PatchIn(BaseModel):
         """The editable metadata of a document; an unknown field, a wrong type or an over-long value is a 422."""
         model_config = ConfigDict(extra="forbid", strict=True)
@@ -209,6 +223,23 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         summary["embedded"] = sum(r["embedded"] for r in results)
         status = 422 if summary["error"] == len(results) else 200
         return JSONResponse({"files": results, "summary": summary}, status_code=status)
+
+    @app.post("/api/retrieval")
+    def api_retrieval(body: RetrievalIn, user=Depends(require_user)):
+        """The ranked passages with each one's BM25, dense and fused ranks and scores (the 检索测试 page)."""
+        return {"query": body.query, "results": service.retrieval_trace(body.query, filters_from_json(body.filters),
+                                                                        body.k)}
+
+    @app.get("/api/documents/{doc_id:path}:chunks")
+    def api_chunks(doc_id: str, user=Depends(require_user)):
+        """The stored text of a document and its chunks (offsets, page, heading path, edited or not)."""
+        return service.document_view(doc_id)
+
+    @app.post("/api/documents/{doc_id:path}:edit-chunk")
+    def api_edit_chunk(doc_id: str, body: ChunkEditIn, user=Depends(require_user)):
+        if body.text is None and body.heading_path is None:
+            raise ServiceError("请给出新的 text 或 heading_path / give text or heading_path", 422)
+        return service.edit_chunk(doc_id, body.ordinal, body.text, body.heading_path)
 
     @app.post("/api/documents/{doc_id:path}:reingest")
     def api_reingest(doc_id: str, user=Depends(require_user)):

@@ -105,7 +105,17 @@ def _trim_after(s: str, n: int = 70) -> str:
     return (s[:n] + "…") if len(s) > n else s
 
 
+def human_title(s: dict) -> str:
+    """A document's title as a reader knows it; a bare file id (no title was found) becomes its file name."""
+    title = (s.get("title") or "").strip()
+    if title and title != s.get("doc_id"):
+        return title
+    return Path(s.get("doc_id") or "").stem or "（无标题）"
+
+
 def source_card(s: dict) -> str:
+    """A cited source: title, issuer, year, kind, 文号, section and page; the file id and character offsets behind
+    a 详情 toggle; 查看原文 opens the document with this passage highlighted (文档查看)."""
     meta = [esc(s.get("issuer") or "")]
     if s.get("year"):
         meta.append(f"{s['year']}年")
@@ -119,12 +129,15 @@ def source_card(s: dict) -> str:
     return (
         f'<div class="fz-src" data-n="{s["number"]}">'
         f'<div class="fz-src-head"><span class="fz-src-n">{s["number"]}</span>'
-        f'<span class="fz-src-title">《{esc(s.get("title") or s.get("doc_id"))}》</span></div>'
+        f'<span class="fz-src-title">《{esc(human_title(s))}》</span></div>'
         f'<div class="fz-src-meta">{" · ".join(m for m in meta if m)}</div>'
-        + (f'<div class="fz-src-path">{path}</div>' if path else "")
+        + (f'<div class="fz-src-path">章节：{path}</div>' if path else "")
         + f'<div class="fz-src-ctx">{esc(_trim_before(s.get("context_before")))}'
           f'<mark>{esc(s.get("quote"))}</mark>{esc(_trim_after(s.get("context_after")))}</div>'
-          f'<div class="fz-src-id">{esc(s.get("doc_id"))} · 字符 {s.get("start")}–{s.get("end")}</div>'
+          f'<div class="fz-src-foot"><a class="fz-open-doc" href="#" data-doc="{esc(s.get("doc_id"))}" '
+          f'data-start="{s.get("start")}" data-end="{s.get("end")}">查看原文 ›</a>'
+          f'<details class="fz-src-more"><summary>详情</summary><div class="fz-src-id">文件：{esc(s.get("doc_id"))}'
+          f'<br>位置：第 {s.get("start")}–{s.get("end")} 字</div></details></div>'
           "</div>"
     )
 
@@ -374,3 +387,22 @@ def doc_rows(docs: list[dict], query: str = "") -> list[list]:
             continue
         rows.append(row)
     return rows
+
+
+def filters_from_fields(issuer, region, year_from, year_to, kinds):
+    """The page's filter fields (issuers, regions, year range, kinds) as ``Filters`` (None when empty)."""
+    from vectorstore.retrieve import Filters
+
+    def year(v):
+        if v in (None, "", ANY_YEAR):
+            return None
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            return None
+
+    lo, hi = year(year_from), year(year_to)
+    if lo is not None and hi is not None and lo > hi:
+        lo, hi = hi, lo
+    return Filters.parse({"issuer": list(issuer or []), "region": list(region or []), "kind": list(kinds or []),
+                          "year_from": lo, "year_to": hi})
