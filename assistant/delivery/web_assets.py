@@ -127,6 +127,8 @@ footer { display: none !important; }
 #fz-docs td, #fz-docs [role=gridcell], #fz-docs th { font-size: 13px !important; }
 #fz-docs [role=gridcell] span, #fz-docs td span { font-family: inherit !important; word-break: normal; overflow-wrap: anywhere; }
 #fz-docs [role=gridcell]:is([data-col="4"], [data-col="5"], [data-col="6"], [data-col="7"]) span,
+#fz-docs [role=gridcell][data-col="0"] span { display: block; white-space: nowrap !important; overflow: hidden;
+  text-overflow: ellipsis; overflow-wrap: normal !important; color: #6b7280; }
 #fz-docs [role=columnheader] span { white-space: nowrap !important; overflow-wrap: normal !important; word-break: keep-all !important; }
 #fz-save:disabled, #fz-reingest:disabled, #fz-delete:disabled, #fz-replace:disabled, #fz-open-doc-kb:disabled,
 #fz-d-save:disabled, #fz-d-revert:disabled, button[disabled] { opacity: .45 !important; cursor: not-allowed !important;

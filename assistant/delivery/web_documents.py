@@ -22,6 +22,7 @@ function focusIt() {
   });
 }
 watch('value', focusIt);
+focusIt();  // the page is mounted when first shown, already holding its value
 element.addEventListener('click', (ev) => {
   const c = ev.target.closest('.fz-chunk');
   if (!c || String(window.getSelection() || '')) return;
