@@ -128,3 +128,43 @@ def test_bad_edits_are_refused(tiny_service):
     with pytest.raises(ServiceError) as e:
         service.edit_chunk("a.txt", 999, "文字")
     assert e.value.status == 404
+
+
+def test_deleting_the_document_drops_its_overrides(tiny_service):
+    service, src = tiny_service
+    ch = _chunk_with(service.document_view("a.txt"), OCR_WRONG)
+    service.edit_chunk("a.txt", ch["ordinal"], ch["text"].replace(OCR_WRONG, OCR_RIGHT))
+    content_hash = service.kb.store.doc_hash("a.txt")
+    assert service.kb.overrides.for_hash(content_hash)
+    service.delete("a.txt")
+    assert service.kb.overrides.for_hash(content_hash) == []
+    service.kb.ingest([src], progress=False)  # the same file again: as it is, uncorrected
+    view = service.document_view("a.txt")
+    assert OCR_WRONG in view["text"] and not any(c["edited"] for c in view["chunks"])
+
+
+def test_an_edit_based_on_a_stale_view_is_refused(tiny_service, monkeypatch):
+    """Two editors of one document: the second one's splice was made from the text before the first one's edit."""
+    from vectorstore.store import KnowledgeBaseError
+
+    service, _ = tiny_service
+    kb = service.kb
+    view = service.document_view("a.txt")
+    first, second = view["chunks"][1], view["chunks"][2]
+    real = kb.store.doc_chunks
+    stale = real("a.txt")
+    service.edit_chunk("a.txt", first["ordinal"], first["text"] + "（补充）")
+    calls = {"n": 0}
+
+    def doc_chunks_once_stale(doc_id, db=None):  # the second editor read the document before the first commit
+        calls["n"] += 1
+        return stale if calls["n"] == 1 else real(doc_id, db)
+
+    monkeypatch.setattr(kb.store, "doc_chunks", doc_chunks_once_stale)
+    with pytest.raises(KnowledgeBaseError):
+        kb.edit_chunk("a.txt", second["ordinal"], second["text"].replace(OCR_WRONG, OCR_RIGHT))
+    monkeypatch.undo()
+    view = service.document_view("a.txt")
+    assert "（补充）" in view["text"] and OCR_WRONG in view["text"]
+    for c in view["chunks"]:
+        assert view["text"][c["start"]: c["end"]] == c["text"]

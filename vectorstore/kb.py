@@ -245,9 +245,13 @@ class KnowledgeBase:
         prep = Prepared(new_doc, new_chunks, 0)
         store, overrides = self.store, self.overrides
 
+        base = [c.id for c in chunks]
+
         @contextmanager
         def commit_lock():  # the override row and the document's rows land under one hold of the write lock
             with (lock or nullcontext)(), store._write_lock():
+                if store.doc_hash(doc_id) != doc.content_hash or [c.id for c in store.doc_chunks(doc_id)] != base:
+                    raise KnowledgeBaseError(f"{doc_id!r} changed while it was being edited; open it again")
                 overrides.put(record, doc.content_hash, ordinal)
                 try:
                     yield
@@ -263,7 +267,13 @@ class KnowledgeBase:
         return self.store.documents()
 
     def delete(self, doc_id: str) -> int:
-        return self.store.delete_document(doc_id)
+        """Delete a document and the chunk corrections made to it (a later upload of the file starts afresh)."""
+        with self.store._write_lock():
+            content_hash = self.store.doc_hash(doc_id)
+            n = self.store.delete_document(doc_id)
+            if content_hash:
+                self.overrides.drop(content_hash)
+            return n
 
     def update_metadata(self, doc_id: str, **fields) -> None:
         self.store.update_metadata(doc_id, **fields)

@@ -88,6 +88,12 @@ class ChunkOverrides:
                             json.dumps(ov.heading_path, ensure_ascii=False), ov.edited_at))
 
 
+    def drop(self, content_hash: str) -> None:
+        """Remove every override of one file's content (its document was deleted). Under the write lock."""
+        with self.store._tx():
+            self.store.db.execute("DELETE FROM chunk_overrides WHERE content_hash=?", (content_hash,))
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
