@@ -190,6 +190,13 @@ def test_knowledge_base_buttons_and_columns(page, web):
         .map(c => { const s = c.querySelector('span'); const lh = parseFloat(getComputedStyle(s).lineHeight) || 20;
                     return [c.innerText.trim(), s.getBoundingClientRect().height / lh]; })""")
     assert heights and all(h < 1.5 for _, h in heights), [x for x in heights if x[1] >= 1.5]
+    # and the year, kind, chunk count and date are shown whole (not cut off)
+    cut = page.evaluate("""() => [...document.querySelectorAll('#fz-docs [role=gridcell]')]
+        .filter(c => ['4', '5', '6', '7'].includes(c.dataset.col) && c.innerText.trim())
+        .filter(c => { const s = c.querySelector('span'); return s.scrollWidth > s.clientWidth + 1 ||
+                       s.getBoundingClientRect().right > c.getBoundingClientRect().right + 1; })
+        .map(c => c.innerText.trim())""")
+    assert cut == [], cut
     assert any(t == "纲要/指导文件" for t, _ in heights) or any(t == "法律法规" for t, _ in heights)
     page.locator("#fz-docs [role=gridcell]").first.click()
     page.wait_for_function("document.querySelector('#fz-e-id textarea, #fz-e-id input').value !== ''")
@@ -216,9 +223,12 @@ def test_chunk_edit_in_the_browser_survives_reingest(page, web):
     res = service.upload(PDF_NAME, make_cjk_pdf(PDF_PAGES), {"kind": "report"})
     assert res["status"] == "added", res
     tab(page, "知识库管理")
+    page.fill("#fz-doc-search textarea, #fz-doc-search input", "wuxian")  # the list refreshed with this search
+    page.wait_for_timeout(500)
     page.click("text=刷新列表")
-    page.fill("#fz-doc-search textarea, #fz-doc-search input", "wuxian")
-    page.wait_for_timeout(1000)
+    page.wait_for_function("[...document.querySelectorAll('#fz-docs [role=gridcell]')].length > 0 && "
+                           "[...document.querySelectorAll('#fz-docs [role=gridcell][data-col=\"0\"]')]"
+                           ".every(c => c.innerText.includes('wuxian'))", timeout=60000)
     page.locator("#fz-docs [role=gridcell]", has_text=PDF_ID).first.click()
     page.wait_for_function(f"document.querySelector('#fz-e-id textarea, #fz-e-id input').value === '{PDF_ID}'")
     page.click("#fz-open-doc-kb")

@@ -16,7 +16,7 @@ from .web_render import DOC_HEADERS, KIND_CHOICES, LEVEL_CHOICES, STATUS_ZH, doc
 
 # the list's columns: id, title, issuer, region, year, kind, chunks, date (the id is cut to one line with an
 # ellipsis — the whole id shows in the edit form; year, kind, chunks, date never wrap: CSS)
-DOC_COLUMN_WIDTHS = ["16%", "30%", "13%", "7%", "6%", "12%", "6%", "10%"]
+DOC_COLUMN_WIDTHS = ["14%", "29%", "13%", "7%", "6%", "12%", "6%", "13%"]
 DOC_BUTTONS = ("save", "reingest", "replace", "open_doc", "delete")  # active only once a document is chosen
 
 
