@@ -271,7 +271,7 @@ class KnowledgeBase:
         with self.store._write_lock():
             content_hash = self.store.doc_hash(doc_id)
             n = self.store.delete_document(doc_id)
-            if content_hash:
+            if content_hash and self.overrides.for_hash(content_hash):  # no extra transaction when there are none
                 self.overrides.drop(content_hash)
             return n
 
