@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import sys
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -10,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from ingest.limits import DEFAULT_LIMITS, Limits
+from ingest.limits import CANCELLED, DEFAULT_LIMITS, Limits
 from ingest.metadata import Meta
 from ingest.pipeline import (DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, fingerprint,
                              read_candidate, safe_doc_id, too_large)
@@ -68,9 +69,10 @@ class KnowledgeBase:
         self.limits = limits
 
     def prepare(self, doc_id: str, data: bytes, suffix: str, row: dict | None = None, overrides: Meta | None = None,
-                progress: bool = False) -> Prepared:
+                progress: bool = False, cancel: threading.Event | None = None) -> Prepared:
         """``ingest.pipeline.prepare`` within this knowledge base's limits (a worker process; IngestError)."""
-        return prepare_bounded(doc_id, data, suffix, row, overrides, progress=progress or None, limits=self.limits)
+        return prepare_bounded(doc_id, data, suffix, row, overrides, progress=progress or None, limits=self.limits,
+                               cancel=cancel)
 
     # ---- ingest ------------------------------------------------------------------------------
     def ingest(self, paths: list[str | Path], progress: bool = True,
@@ -110,13 +112,17 @@ class KnowledgeBase:
         return report
 
     def ingest_bytes(self, doc_id: str, data: bytes, overrides: Meta | None = None,
-                     progress: bool = False, commit_lock: Callable | None = None) -> FileResult:
+                     progress: bool = False, commit_lock: Callable | None = None,
+                     on_progress: Callable[[int, int], None] | None = None,
+                     cancel: threading.Event | None = None) -> FileResult:
         """One uploaded file (web/API) under a given document id.
 
         The id is sanitised first (no ``..``, no absolute path, no control characters); the file is
         checked against the size limit before anything is parsed, and a failure changes nothing.
         ``commit_lock()`` (a context manager) is held only around the writes — parsing (in a worker
-        process) and embedding run before it, so a server's readers never wait for them.
+        process) and embedding run before it, so a server's readers never wait for them. ``on_progress`` is
+        called with (chunks embedded or reused, chunks in all); setting ``cancel`` stops the parse or the
+        embedding and nothing is committed (the result is an error "cancelled").
         """
         lock = commit_lock or nullcontext
         given = doc_id
@@ -138,13 +144,14 @@ class KnowledgeBase:
                 return FileResult(given, doc_id, "duplicate", message=f"same content as {dup}")
             status = "replaced" if self.store.doc_hash(doc_id) else "added"
             try:
-                prep = self.prepare(doc_id, data, Path(doc_id).suffix, None, overrides, progress=progress)
+                prep = self.prepare(doc_id, data, Path(doc_id).suffix, None, overrides, progress=progress, cancel=cancel)
                 prep.document.fingerprint = fp
             except IngestError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a parser tripping over a malformed file
                 raise IngestError(f"cannot read this file: {type(exc).__name__}: {exc}") from exc
-            embedded = self._commit(prep, None, lock)
+            bar = _Progress(len(prep.chunks), False, on_progress) if on_progress and prep.chunks else None
+            embedded = self._commit(prep, bar, lock, cancel)
             return FileResult(given, doc_id, status, len(prep.chunks), embedded, ocr_pages=prep.ocr_pages)
         except DuplicateContent as exc:
             return FileResult(given, doc_id, "duplicate", message=str(exc))
@@ -184,7 +191,8 @@ class KnowledgeBase:
         todo.append((cand, prep, status))
         return None
 
-    def _commit(self, prep: Prepared, bar, lock: Callable | None = None, apply_overrides: bool = True) -> int:
+    def _commit(self, prep: Prepared, bar, lock: Callable | None = None, cancel: threading.Event | None = None,
+                apply_overrides: bool = True) -> int:
         """Embed what the cache lacks and tokenise (no lock held), then commit under ``lock()``. The cache rows
         an aborted commit added (refused as a duplicate, a full disk, an exception) are reclaimed. The chunk
         overrides recorded for this file's content are applied first (``apply_overrides``)."""
@@ -194,12 +202,18 @@ class KnowledgeBase:
                 prep.document, prep.chunks = splice(prep.document, prep.chunks, edits)
         keys = [vec_key(self.embedder, c.index_text) for c in prep.chunks]
         cached = self.store.cached_vectors(keys)
-        missing = [i for i, k in enumerate(keys) if k not in cached]
+        first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k not in cached:
+                first.setdefault(k, i)
+        missing = list(first.values())  # a text repeated within the document is embedded once
         added: list[str] = []
         try:
             if bar is not None:
                 bar.update(len(prep.chunks) - len(missing))
             for s in range(0, len(missing), EMBED_BATCH):
+                if cancel is not None and cancel.is_set():
+                    raise IngestError(CANCELLED)
                 part = missing[s: s + EMBED_BATCH]
                 vecs = self.embedder.embed_passages([prep.chunks[i].index_text for i in part])
                 self.store.cache_vectors({keys[i]: v for i, v in zip(part, vecs)})
@@ -209,6 +223,8 @@ class KnowledgeBase:
                     bar.update(len(part))
             vectors = np.stack([cached[k] for k in keys])
             tokens = [tokenize(c.index_text) for c in prep.chunks]
+            if cancel is not None and cancel.is_set():
+                raise IngestError(CANCELLED)
             with (lock or nullcontext)():
                 self.store.commit_document(prep.document, prep.chunks, keys, vectors, tokens, unique_content=True)
         except Exception:

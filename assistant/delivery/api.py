@@ -9,6 +9,7 @@ from .serving import (  # noqa: F401  (re-exported: the API's public helpers)
 )
 
 from .guard import BodyLimit, LoginThrottle, SameOrigin, ThrottledLogin
+from .jobs import upload_jobs
 
 JSON_BODY_LIMIT = 4 * 2**20  # a JSON body (questions, metadata, an Answer to export): bounded before it is parsed
 
@@ -27,6 +28,7 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
     settings = service.assistant.settings
 
     throttle = LoginThrottle(settings.login_attempts, settings.login_window)
+    jobs = upload_jobs(service)
 
     def require_user(request: Request, credentials: HTTPBasicCredentials | None = Depends(basic)) -> str | None:
         if not users:
@@ -206,7 +208,7 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
     @app.post("/api/documents")
     def api_upload(files: list[UploadFile] = File(...), title: str = Form(""), issuer: str = Form(""),
                    region: str = Form(""), year: str = Form(""), kind: str = Form(""), doc_id: str = Form(""),
-                   user=Depends(require_user)):
+                   background: bool = False, user=Depends(require_user)):
         if not files:
             raise ServiceError("没有上传文件 / no file", 400)
         if doc_id and len(files) > 1:
@@ -214,6 +216,10 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         fields = {"title": title, "issuer": issuer, "region": region, "year": year, "kind": kind}
         clean_fields(fields)  # 422 before reading any file
         limit = service.kb.max_bytes
+        if background:  # 202 at once; the jobs' progress at /api/jobs/{id}
+            started = [jobs.submit(f.filename or "upload.txt", f.file.read(limit + 1), fields, doc_id or None, user)
+                       for f in files]
+            return JSONResponse({"jobs": [j.to_dict() for j in started]}, status_code=202)
         results = []
         for f in files:
             data = f.file.read(limit + 1)
@@ -240,6 +246,18 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         if body.text is None and body.heading_path is None:
             raise ServiceError("请给出新的 text 或 heading_path / give text or heading_path", 422)
         return service.edit_chunk(doc_id, body.ordinal, body.text, body.heading_path)
+
+    @app.get("/api/jobs")
+    def api_jobs(user=Depends(require_user)):
+        return {"jobs": [j.to_dict() for j in jobs.list(user)]}
+
+    @app.get("/api/jobs/{job_id}")
+    def api_job(job_id: str, user=Depends(require_user)):
+        return jobs.get(job_id, user).to_dict()
+
+    @app.delete("/api/jobs/{job_id}")
+    def api_cancel_job(job_id: str, user=Depends(require_user)):
+        return jobs.cancel(job_id, user).to_dict()
 
     @app.post("/api/documents/{doc_id:path}:reingest")
     def api_reingest(doc_id: str, user=Depends(require_user)):
