@@ -27,8 +27,9 @@ from .cleanup import export_folder, sweep  # noqa: E402
 from .web_review import governing_choices, review_tab  # noqa: E402
 from .web_documents import DOC_TAB, doc_choices, documents_events, documents_tab, opener  # noqa: E402
 from .web_kb import kb_events, kb_tab  # noqa: E402
+from .examples import GENERIC_PLACEHOLDER, kb_examples  # noqa: E402
 from .web_render import (  # noqa: E402
-    ANY_YEAR, CJK_FONTS, EXAMPLES, KIND_CHOICES, MODES, MODE_HELP, MONO_FONTS, PLACEHOLDER, conversation_html,
+    ANY_YEAR, CJK_FONTS, KIND_CHOICES, MODES, MODE_HELP, MONO_FONTS, conversation_html,
     doc_rows, filters_from_fields, stats_html,
 )
 from .web_retrieval import retrieval_events, retrieval_tab  # noqa: E402
@@ -142,6 +143,9 @@ def build_blocks(service: Service, private: bool = False):
     logging in; the page's load event (after login) fills them in."""
     app = WebApp(service)
     facets = EMPTY_FACETS if private else service.facets()
+    # examples from the knowledge base's own documents (none before login: they would show its contents)
+    placeholder, examples_of = (GENERIC_PLACEHOLDER, {m: [] for m in GENERIC_PLACEHOLDER}) if private \
+        else kb_examples(service.kb)
     years = [ANY_YEAR] + [str(y) for y in facets["years"]]
 
     with gr.Blocks(title="法治政府建设报告助手", analytics_enabled=False, fill_width=True,
@@ -178,10 +182,10 @@ def build_blocks(service: Service, private: bool = False):
                         conv = gr.HTML(conversation_html([], facets), elem_id="fz-conv", js_on_load=CONV_JS,
                                        autoscroll=False, max_height=720, min_height=420)
                         with gr.Row(equal_height=True):
-                            question = gr.Textbox(show_label=False, placeholder=PLACEHOLDER["ask"], lines=1, max_lines=8,
+                            question = gr.Textbox(show_label=False, placeholder=placeholder["ask"], lines=1, max_lines=8,
                                                   scale=8, elem_id="fz-input", autofocus=True)
                             send = gr.Button("发送", variant="primary", scale=1, min_width=90, elem_id="fz-send")
-                        examples = gr.Dataset(components=[question], samples=[[q] for q in EXAMPLES["ask"]],
+                        examples = gr.Dataset(components=[question], samples=[[q] for q in examples_of["ask"]],
                                               label="示例问题（点击填入）", elem_id="fz-examples")
                 turns = gr.State([])
 
@@ -196,9 +200,10 @@ def build_blocks(service: Service, private: bool = False):
             governing = review_tab(service, private)  # 报告审阅 (its own layout and events)
 
         # ---------------- events: chat ----------------
-        def on_mode(m):
+        def on_mode(m):  # after login: the examples of the knowledge base as it is now
+            ph, ex = kb_examples(service.kb)
             return (MODE_HELP[m], gr.Textbox(visible=m == "draft"), gr.Slider(visible=m == "quiz"),
-                    gr.Textbox(placeholder=PLACEHOLDER[m]), gr.Dataset(samples=[[q] for q in EXAMPLES[m]]))
+                    gr.Textbox(placeholder=ph[m]), gr.Dataset(samples=[[q] for q in ex[m]]))
 
         mode.change(on_mode, mode, [mode_help, agency, quiz_n, question, examples], queue=False)
         examples.click(lambda s: s[0] if s else "", examples, question, queue=False)
