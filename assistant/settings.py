@@ -42,7 +42,13 @@ class Settings(BaseSettings):
         "longest question, search query, topic or agency name accepted by the API and the web app"))
     max_claim_chars: int = Field(default=4000, description="longest claim accepted for checking")
     max_review_chars: int = Field(default=200_000, description="longest draft report accepted for review (characters)")
+    max_queued_uploads: int = Field(default=8, description=(
+        "background upload jobs waiting or running at once in one server (more are refused with 429)"))
     max_field_chars: int = Field(default=500, description="longest metadata field (title, issuer…) of a document")
+    max_chunk_edit_chars: int = Field(default=4000, description=(
+        "longest corrected text of one chunk (chunk editing on the 文档查看 page and the API; 422 beyond)"))
+    retrieval_test_k: int = Field(default=20, description=(
+        "most passages the 检索测试 page and POST /api/retrieval list (each with its BM25, dense and fused ranks)"))
     login_attempts: int = Field(default=5, description=(
         "wrong passwords allowed from one client address per login_window seconds before it is refused (429)"))
     login_window: float = Field(default=300.0, description="seconds over which wrong passwords are counted")

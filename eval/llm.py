@@ -39,9 +39,10 @@ def statement_counts(ans) -> dict:
             body = citations.norm(citations.strip_markers(piece))
             if citations.is_statement(piece) and not structural and not body.startswith(REFUSAL_PHRASE):
                 total += 1
-    dropped = {citations.norm(f.sentence) for f in ans.flags if f.action == "dropped"}
-    n_dropped = sum(1 for f in ans.flags if f.action == "dropped")
-    n_flagged = sum(1 for f in ans.flags if f.action == "marked" or (
+    flags = [f for f in ans.flags if citations.is_statement(f.sentence)]  # a stray "《" is no statement
+    dropped = {citations.norm(f.sentence) for f in flags if f.action == "dropped"}
+    n_dropped = sum(1 for f in flags if f.action == "dropped")
+    n_flagged = sum(1 for f in flags if f.action == "marked" or (
         f.action == "marker_removed" and citations.norm(f.sentence) not in dropped))
     return {"statements": total, "dropped": min(n_dropped, total), "flagged": min(n_flagged, total),
             "kept": max(total - n_dropped - n_flagged, 0)}

@@ -284,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ingest-chunks", type=int, help=(
         "instead: ask from --clients users while one generated document of about this many chunks is ingested "
         "(eval/load_ingest.py, run by `python -m eval load --ingest-chunks N`; the server's limits are raised for it)"))
+    p.add_argument("--ingest-distinct", type=int, help=(
+        "with --ingest-chunks: the generated sections repeat after this many, so only these are embedded "
+        "(measures parsing, the commit and the reload of a large ingest without hours of embedding)"))
     p.add_argument("--json", action="store_true")
     return p
 

@@ -13,9 +13,14 @@ import time
 from .load import _answer_problem, _r, distinct_questions, percentile, request
 
 
-def big_report(chunks: int, tag: str) -> bytes:
+def big_report(chunks: int, tag: str, distinct: int | None = None) -> bytes:
+    """About ``chunks`` chunks of numbered sections. ``distinct``: the sections repeat after this many (the
+    repeats are chunks of the same text, which the embedding cache embeds once), so that the parts of a large
+    ingest that grow with its size (parsing, tokenising, the commit, the readers' reload) can be measured at a
+    size whose embedding alone would take hours on two cores."""
     parts = [f"{tag}市司法局法治政府建设情况报告（压力测试文档）\n"]
-    for i in range(chunks):
+    for n in range(chunks):
+        i = n % distinct if distinct else n
         parts.append(f"第{i + 1}项工作\n" + (
             f"{tag}市司法局在第{i + 1}批重点任务中组织专题培训{i % 29 + 3}场，审查行政规范性文件{i * 7 % 101 + 5}件，"
             f"办理第{i + 1}类行政复议案件{i * 3 % 97 + 2}件，发现并整改问题{i % 17 + 1}个，编号{i:06d}的台账已归档，"
@@ -26,8 +31,9 @@ def big_report(chunks: int, tag: str) -> bytes:
 
 
 def run_during_ingest(base_url: str, questions: list[str], chunks: int, clients: int = 4,
-                      auth: tuple[str, str] | None = None, timeout: float = 3600, tag: str = "癸") -> dict:
-    data = big_report(chunks, tag)
+                      auth: tuple[str, str] | None = None, timeout: float = 3600, tag: str = "癸",
+                      distinct: int | None = None) -> dict:
+    data = big_report(chunks, tag, distinct)
     up: dict = {}
     done = threading.Event()
     records: list[dict] = []
@@ -76,7 +82,7 @@ def run_during_ingest(base_url: str, questions: list[str], chunks: int, clients:
     errors = [r["problem"] for r in records if r["problem"]]
     if up.get("chunks") and up.get("seconds"):
         up["chunks_per_s"] = round(up["chunks"] / up["seconds"], 1)
-    return {"chunks_asked_for": chunks, "clients": clients, "upload": up, "questions_during_ingest": len(during),
+    return {"chunks_asked_for": chunks, "distinct_sections": distinct, "clients": clients, "upload": up, "questions_during_ingest": len(during),
             "ask_latency_s": {"p50": _r(percentile(during, 0.5)), "p95": _r(percentile(during, 0.95)),
                               "max": _r(max(during) if during else None)},
             "health_latency_s": {"p95": _r(percentile(health, 0.95)), "max": _r(max(health) if health else None)},
@@ -85,7 +91,8 @@ def run_during_ingest(base_url: str, questions: list[str], chunks: int, clients:
 
 def print_report(report: dict) -> None:
     up, lat, h = report["upload"], report["ask_latency_s"], report["health_latency_s"]
-    print(f"ingest of {up.get('chunks')} chunks ({up.get('bytes', 0) / 2**20:.1f} MB): {up.get('status')} in "
+    rep = f" ({report['distinct_sections']} distinct sections, repeated)" if report.get("distinct_sections") else ""
+    print(f"ingest of {up.get('chunks')} chunks{rep} ({up.get('bytes', 0) / 2**20:.1f} MB): {up.get('status')} in "
           f"{up.get('seconds')} s = {up.get('chunks_per_s')} chunks/s {up.get('message') or ''}")
     print(f"{report['questions_during_ingest']} questions from {report['clients']} users during the ingest: "
           f"p50 {lat['p50']} s, p95 {lat['p95']} s, max {lat['max']} s; /api/health p95 {h['p95']} s, max {h['max']} s; "
@@ -95,7 +102,8 @@ def print_report(report: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m eval load --ingest-chunks N [--clients 4] [--kb PATH] [--corpus DIR] [--auth u:pw] [--json]``."""
+    """``python -m eval load --ingest-chunks N [--ingest-distinct D] [--clients 4] [--kb PATH] [--corpus DIR]
+    [--auth u:pw] [--json]``."""
     import json
     import uuid
 
@@ -119,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         build_corpus(assistant, folders)
     tag = "癸" + uuid.uuid4().hex[:4]
     with serve(assistant, args.auth, args.app) as base:
-        report = run_during_ingest(base, questions, n, args.clients, auth, tag=tag)
+        report = run_during_ingest(base, questions, n, args.clients, auth, tag=tag, distinct=args.ingest_distinct)
     doc_id = report["upload"].get("doc_id")
     if doc_id and report["upload"].get("status") == "added":  # leave the knowledge base as it was
         assistant.kb.delete(doc_id)

@@ -203,6 +203,12 @@ def _chunk_path(paths: list[tuple[str, ...]]) -> list[str]:
     return first
 
 
+def index_text_for(title: str, path: list[str], text: str) -> str:
+    """What the retrievers index for a chunk: its contextual header (document title, heading path) and text."""
+    header = title + ("｜" + " > ".join(path) if path else "")
+    return normalize_keep_space(header) + "\n" + normalize_keep_space(text)
+
+
 def chunk_document(doc: Document, styled_headings: Mapping[str, int] | set[str] | None = None,
                    max_chars: int = MAX_CHARS, min_chars: int = MIN_CHARS,
                    max_tokens: int = MAX_TOKENS) -> list[Chunk]:
@@ -228,7 +234,6 @@ def chunk_document(doc: Document, styled_headings: Mapping[str, int] | set[str] 
         start, end = grp[0].start, grp[-1].end
         text = doc.text[start:end]
         path = _group_path(grp)
-        header = doc.title + ("｜" + " > ".join(path) if path else "")
         digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
         chunks.append(Chunk(
             id=f"{doc.id}#{start}-{end}-{digest}",
@@ -237,7 +242,7 @@ def chunk_document(doc: Document, styled_headings: Mapping[str, int] | set[str] 
             start=start,
             end=end,
             text=text,
-            index_text=normalize_keep_space(header) + "\n" + normalize_keep_space(text),
+            index_text=index_text_for(doc.title, path, text),
             page=doc.page_at(start),
             ordinal=ordinal,
         ))

@@ -94,3 +94,6 @@ def check_docx_text(data: bytes, max_chars: int) -> None:
     finally:
         fh.close()
         zf.close()
+
+
+CANCELLED = "已取消 / cancelled"  # the message of an ingest stopped by its user (nothing was committed)

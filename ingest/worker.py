@@ -13,7 +13,7 @@ import multiprocessing as mp
 import threading
 import time
 
-from .limits import DEFAULT_LIMITS, Limits, parse_out_of_memory, parse_timed_out
+from .limits import CANCELLED, DEFAULT_LIMITS, Limits, parse_out_of_memory, parse_timed_out
 from .records import IngestError
 
 _ctx = None
@@ -109,7 +109,7 @@ def _run_in_worker(target: str, args: tuple, kwargs: dict, limits: Limits, cance
     try:
         while True:
             if cancel is not None and cancel.is_set():
-                raise IngestError("已取消 / cancelled")
+                raise IngestError(CANCELLED)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise parse_timed_out(limits.parse_timeout)

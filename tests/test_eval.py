@@ -32,3 +32,17 @@ def test_answers_meet_the_bar(corpus_kb):
     assert result["citation_validity"] == 1.0, result["failures"]
     assert result["refusal_accuracy"] == 1.0, result["failures"]
     assert result["verdict_accuracy"] == 1.0, result["failures"]
+
+
+def test_llm_statement_counts_add_up_when_a_stray_marker_is_removed():
+    """kept + flagged + dropped = statements: a marker removed from a fragment that is no statement (a lone
+    《) is not counted as a flagged statement."""
+    from types import SimpleNamespace as NS
+
+    from eval.llm import statement_counts
+
+    reply = "镇巴县划转了233项行政审批事项[1]。\n镇巴县共有3名法律顾问[1]。\n《[2]"
+    flags = [NS(sentence="镇巴县共有3名法律顾问[1]。", action="dropped", reason="unsupported"),
+             NS(sentence="《", action="marker_removed", reason="dangling_marker")]
+    c = statement_counts(NS(model_reply=reply, flags=flags))
+    assert c == {"statements": 2, "dropped": 1, "flagged": 0, "kept": 1}

@@ -116,3 +116,20 @@ def test_an_article_number_is_not_a_count_against_a_none_claim():
     assert verdict != "contradicted"
     verdict, reason = judge("全年没有废止规范性文件。", "对3件规范性文件予以废止，修改1件。")
     assert verdict == "contradicted"
+
+
+def test_a_thing_named_only_in_a_quoted_title_has_no_count(assistant):
+    """罗湖区应急管理局's report names 公职律师 only inside a document's title (《关于推行法律顾问制度和公职律师…》)
+    and counts 法律顾问: asked how many 公职律师 it has, the assistant refuses instead of giving that count."""
+    ans = assistant.run("ask", "罗湖区应急管理局有多少名公职律师？")
+    assert ans.refused and "公职律师" in ans.text, ans.text
+    counted = assistant.run("ask", "罗湖区应急管理局督促街道公共安全办公室配备了几名专职法律顾问？")
+    assert not counted.refused and "1名" in counted.text, counted.text
+
+
+def test_how_others_did_it_finds_every_agency_on_a_small_corpus(assistant):
+    """The compare framing (其他单位是如何……的) is not the topic, whatever the corpus's size."""
+    ans = assistant.run("compare", "其他单位是如何建立和发挥法律顾问作用的？")
+    assert len({r["agency"] for r in ans.compare}) >= 3, ans.text
+    absent = assistant.run("compare", "其他单位在量子计算机采购方面是怎么做的？")
+    assert absent.refused, absent.text

@@ -348,3 +348,22 @@ def test_manifest_edit_reaches_a_stored_document(kb, tiny_corpus):
     manifest.write_text(header + "a.txt\t\t某省甲县司法局（更正）\t\t\t\t\n", encoding="utf-8")
     kb.ingest([tiny_corpus], progress=False)
     assert {d["id"]: d for d in kb.documents()}["a.txt"]["issuer"] == "某省甲县司法局（更正）"
+
+
+def test_a_text_repeated_within_a_document_is_embedded_once(kb, monkeypatch):
+    from eval.load_ingest import big_report
+
+    calls: list[int] = []
+    real = kb.embedder.embed_passages
+
+    def counting(texts):
+        calls.append(len(texts))
+        return real(texts)
+
+    monkeypatch.setattr(kb.embedder, "embed_passages", counting)
+    data = big_report(40, "甲", distinct=4)  # 40 sections: 4 texts, each repeated ten times
+    res = kb.ingest_bytes("uploads/repeated.txt", data)
+    assert res.status == "added" and res.chunks >= 10
+    distinct = {c.index_text for c in kb.store.doc_chunks("uploads/repeated.txt")}
+    assert res.embedded == sum(calls) == len(distinct) < res.chunks
+    _assert_consistent(kb)

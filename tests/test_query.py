@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import needs_governing_texts
 from vectorstore.query import (DEFINITION, LIST, OPEN, PERIOD, QUANTITY, TIME, WHO, YESNO, answer_type, asked_unit,
                                focus_of, split_claims)
 from vectorstore.values import figures, values
@@ -110,6 +111,19 @@ def test_analysis_names_documents_years_and_unknown_agencies(assistant):
     assert len(two.parts) == 2
 
 
+@pytest.mark.parametrize("question,topic_terms", [
+    ("其他单位是如何建立和发挥法律顾问作用的？", {"法律顾问"}),
+    ("各地在行政执法公示方面有哪些做法？", {"行政执法", "公示"}),
+    ("兄弟部门是怎么开展普法宣传的", {"普法"}),
+])
+def test_others_practice_framing_is_not_the_topic(assistant, question, topic_terms):
+    """"How did other agencies do X": 其他/单位/做法 name no topic (on a small knowledge base they would be its
+    rarest terms and pick the evidence); the topic keeps X."""
+    topic = set(assistant.analyse(question, "compare").topic.weights)
+    assert not topic & {"其他", "单位", "各地", "兄弟", "部门", "做法", "方面"}, topic
+    assert all(any(t in w for w in topic) for t in topic_terms), topic
+
+
 def test_request_is_analysed_once(assistant, monkeypatch):
     """Every mode analyses the request's text exactly once (counted at the one analysis function)."""
     import vectorstore.query as query
@@ -139,12 +153,16 @@ def test_lead_in_brings_its_items(assistant):
     assert "制定主体是否合法" in ans.text and "是否超越制定机关法定职权" in ans.text, ans.text
 
 
+@needs_governing_texts  # the 国家赔偿法 is a governing text, not a sample
 def test_check_compares_values(assistant):
     law = assistant.run("check", "核对：赔偿义务机关决定赔偿的，应当自作出决定之日起十五日内送达赔偿请求人。")
     assert law.verdict == "contradicted", law.text
     assert "十日" in law.claims[0]["reason"] and any("十日" in e["text"] for e in law.claims[0]["evidence"])
     ok = assistant.run("check", "核对：赔偿义务机关决定赔偿的，应当自作出决定之日起十日内送达赔偿请求人。")
     assert ok.verdict == "supported", ok.text
+
+
+def test_check_compares_none_with_some(assistant):
     none = assistant.run("check", "核对：宝坻区城管委2021年发生了2起行政复议案件。")
     assert none.verdict == "contradicted" and "无一起" in none.claims[0]["reason"], none.text
 

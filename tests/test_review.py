@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import needs_governing_texts
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "corpus" / "reports"
@@ -104,6 +105,7 @@ def test_broken_draft_findings(ctx):
             assert ctx.store.document(src.doc_id).text[src.start: src.end] == src.quote
 
 
+@needs_governing_texts
 def test_requirements_coverage_lists_cited_requirements(ctx):
     r = _review(ctx, "2019-zhenba-xian-report.txt",
                 governing=["outlines/2018-guobanfa-118-sanxiang-zhidu-yijian.txt"])

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from ingest.limits import DEFAULT_LIMITS, Limits
+from ingest.limits import CANCELLED, DEFAULT_LIMITS, Limits
 from ingest.metadata import Meta
 from ingest.pipeline import (DEFAULT_MAX_BYTES, Candidate, ManifestCache, Prepared, discover, file_hash, fingerprint,
                              read_candidate, safe_doc_id, too_large)
@@ -18,7 +19,8 @@ from ingest.records import IngestError
 from ingest.worker import prepare_bounded
 
 from .embeddings import Embedder, get_embedder
-from .store import DuplicateContent, Store
+from .overrides import ChunkOverride, ChunkOverrides, matched_edits, now, splice
+from .store import DuplicateContent, KnowledgeBaseError, Store
 from .tokenize import tokenize
 
 EMBED_BATCH = 16
@@ -65,13 +67,15 @@ class KnowledgeBase:
         self.embedder_spec = embedder
         self.embedder = get_embedder(embedder)
         self.store = Store(Path(folder), self.embedder, embedder, chroma_url, database_url)
+        self.overrides = ChunkOverrides(self.store)
         self.max_bytes = max_bytes
         self.limits = limits
 
     def prepare(self, doc_id: str, data: bytes, suffix: str, row: dict | None = None, overrides: Meta | None = None,
-                progress: bool = False) -> Prepared:
+                progress: bool = False, cancel: threading.Event | None = None) -> Prepared:
         """``ingest.pipeline.prepare`` within this knowledge base's limits (a worker process; IngestError)."""
-        return prepare_bounded(doc_id, data, suffix, row, overrides, progress=progress or None, limits=self.limits)
+        return prepare_bounded(doc_id, data, suffix, row, overrides, progress=progress or None, limits=self.limits,
+                               cancel=cancel)
 
     # ---- ingest ------------------------------------------------------------------------------
     def ingest(self, paths: list[str | Path], progress: bool = True,
@@ -111,13 +115,17 @@ class KnowledgeBase:
         return report
 
     def ingest_bytes(self, doc_id: str, data: bytes, overrides: Meta | None = None,
-                     progress: bool = False, commit_lock: Callable | None = None) -> FileResult:
+                     progress: bool = False, commit_lock: Callable | None = None,
+                     on_progress: Callable[[int, int], None] | None = None,
+                     cancel: threading.Event | None = None) -> FileResult:
         """One uploaded file (web/API) under a given document id.
 
         The id is sanitised first (no ``..``, no absolute path, no control characters); the file is
         checked against the size limit before anything is parsed, and a failure changes nothing.
         ``commit_lock()`` (a context manager) is held only around the writes — parsing (in a worker
-        process) and embedding run before it, so a server's readers never wait for them.
+        process) and embedding run before it, so a server's readers never wait for them. ``on_progress`` is
+        called with (chunks embedded or reused, chunks in all); setting ``cancel`` stops the parse or the
+        embedding and nothing is committed (the result is an error "cancelled").
         """
         lock = commit_lock or nullcontext
         given = doc_id
@@ -139,13 +147,14 @@ class KnowledgeBase:
                 return FileResult(given, doc_id, "duplicate", message=f"same content as {dup}")
             status = "replaced" if self.store.doc_hash(doc_id) else "added"
             try:
-                prep = self.prepare(doc_id, data, Path(doc_id).suffix, None, overrides, progress=progress)
+                prep = self.prepare(doc_id, data, Path(doc_id).suffix, None, overrides, progress=progress, cancel=cancel)
                 prep.document.fingerprint = fp
             except IngestError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a parser tripping over a malformed file
                 raise IngestError(f"cannot read this file: {type(exc).__name__}: {exc}") from exc
-            embedded = self._commit(prep, None, lock)
+            bar = _Progress(len(prep.chunks), False, on_progress) if on_progress and prep.chunks else None
+            embedded = self._commit(prep, bar, lock, cancel)
             return FileResult(given, doc_id, status, len(prep.chunks), embedded, ocr_pages=prep.ocr_pages)
         except DuplicateContent as exc:
             return FileResult(given, doc_id, "duplicate", message=str(exc))
@@ -185,17 +194,29 @@ class KnowledgeBase:
         todo.append((cand, prep, status))
         return None
 
-    def _commit(self, prep: Prepared, bar, lock: Callable | None = None) -> int:
+    def _commit(self, prep: Prepared, bar, lock: Callable | None = None, cancel: threading.Event | None = None,
+                apply_overrides: bool = True) -> int:
         """Embed what the cache lacks and tokenise (no lock held), then commit under ``lock()``. The cache rows
-        an aborted commit added (refused as a duplicate, a full disk, an exception) are reclaimed."""
+        an aborted commit added (refused as a duplicate, a full disk, an exception) are reclaimed. The chunk
+        overrides recorded for this file's content are applied first (``apply_overrides``)."""
+        if apply_overrides:
+            edits, _ = matched_edits(prep.chunks, self.overrides.for_hash(prep.document.content_hash))
+            if edits:
+                prep.document, prep.chunks = splice(prep.document, prep.chunks, edits)
         keys = [vec_key(self.embedder, c.index_text) for c in prep.chunks]
         cached = self.store.cached_vectors(keys)
-        missing = [i for i, k in enumerate(keys) if k not in cached]
+        first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k not in cached:
+                first.setdefault(k, i)
+        missing = list(first.values())  # a text repeated within the document is embedded once
         added: list[str] = []
         try:
             if bar is not None:
                 bar.update(len(prep.chunks) - len(missing))
             for s in range(0, len(missing), EMBED_BATCH):
+                if cancel is not None and cancel.is_set():
+                    raise IngestError(CANCELLED)
                 part = missing[s: s + EMBED_BATCH]
                 vecs = self.embedder.embed_passages([prep.chunks[i].index_text for i in part])
                 self.store.cache_vectors({keys[i]: v for i, v in zip(part, vecs)})
@@ -205,6 +226,8 @@ class KnowledgeBase:
                     bar.update(len(part))
             vectors = np.stack([cached[k] for k in keys])
             tokens = [tokenize(c.index_text) for c in prep.chunks]
+            if cancel is not None and cancel.is_set():
+                raise IngestError(CANCELLED)
             with (lock or nullcontext)():
                 self.store.commit_document(prep.document, prep.chunks, keys, vectors, tokens, unique_content=True)
         except Exception:
@@ -213,12 +236,63 @@ class KnowledgeBase:
             raise
         return len(missing)
 
+    # ---- chunk editing -------------------------------------------------------------------------
+    def edit_chunk(self, doc_id: str, ordinal: int, text: str | None = None, heading_path: list[str] | None = None,
+                   lock: Callable | None = None) -> dict:
+        """Correct one chunk's text and/or heading path: recorded as an override (kept across re-ingest of the
+        same file), spliced into the stored document text, the chunk re-embedded and committed at once (one
+        generation bump, so other processes reload). Returns ``{"chunk": Chunk, "embedded": n, "reverted": bool}``."""
+        doc = self.store.document(doc_id)
+        if doc is None:
+            raise KnowledgeBaseError(f"no document {doc_id!r}")
+        chunks = self.store.doc_chunks(doc_id)
+        idx = next((i for i, c in enumerate(chunks) if c.ordinal == ordinal), None)
+        if idx is None:
+            raise KnowledgeBaseError(f"no chunk {ordinal} in {doc_id!r}")
+        ch = chunks[idx]
+        new_text = ch.text if text is None else text
+        new_path = list(ch.heading_path) if heading_path is None else [p.strip() for p in heading_path if p.strip()]
+        if not new_text.strip():
+            raise KnowledgeBaseError("a chunk's text cannot be empty")
+        existing = self.overrides.get(doc.content_hash, ordinal)
+        original_text = existing.original_text if existing else ch.text
+        original_heading = existing.original_heading if existing else list(ch.heading_path)
+        reverted = new_text == original_text and new_path == original_heading
+        record = None if reverted else ChunkOverride(doc.content_hash, ordinal, doc_id, original_text,
+                                                     original_heading, new_text, new_path, now())
+        new_doc, new_chunks = splice(doc, chunks, {idx: (new_text, new_path)})
+        prep = Prepared(new_doc, new_chunks, 0)
+        store, overrides = self.store, self.overrides
+
+        base = [c.id for c in chunks]
+
+        @contextmanager
+        def commit_lock():  # the override row and the document's rows land under one hold of the write lock
+            with (lock or nullcontext)(), store._write_lock():
+                if store.doc_hash(doc_id) != doc.content_hash or [c.id for c in store.doc_chunks(doc_id)] != base:
+                    raise KnowledgeBaseError(f"{doc_id!r} changed while it was being edited; open it again")
+                overrides.put(record, doc.content_hash, ordinal)
+                try:
+                    yield
+                except BaseException:
+                    overrides.put(existing, doc.content_hash, ordinal)
+                    raise
+
+        embedded = self._commit(prep, None, commit_lock, apply_overrides=False)
+        return {"chunk": prep.chunks[idx], "embedded": embedded, "reverted": reverted}
+
     # ---- management ---------------------------------------------------------------------------
     def documents(self) -> list[dict]:
         return self.store.documents()
 
     def delete(self, doc_id: str) -> int:
-        return self.store.delete_document(doc_id)
+        """Delete a document and the chunk corrections made to it (a later upload of the file starts afresh)."""
+        with self.store._write_lock():
+            content_hash = self.store.doc_hash(doc_id)
+            n = self.store.delete_document(doc_id)
+            if content_hash and self.overrides.for_hash(content_hash):  # no extra transaction when there are none
+                self.overrides.drop(content_hash)
+            return n
 
     def update_metadata(self, doc_id: str, **fields) -> None:
         self.store.update_metadata(doc_id, **fields)

@@ -17,6 +17,7 @@ from .kb import KnowledgeBase
 from .semantic import SentenceVectors
 from .query import Query, analyse
 from .rerank import passage_score
+from .trace import RetrievalTrace
 
 RRF_K = 60
 QVEC_CACHE = 256
@@ -159,6 +160,7 @@ class Hit:
     rank: int
     score: float
     ranks: dict[str, int | None] = field(default_factory=dict)  # per retriever: dense, bm25, sparse
+    trace: RetrievalTrace | None = None  # ranks and scores of each retriever, fusion and reranker
 
     def to_dict(self) -> dict:
         """The stable JSON shape of a search result (``fazhi search --json``, ``POST /api/search``)."""
@@ -261,7 +263,7 @@ class Retriever:
         if (allowed is not None and not allowed) or not cat.chunk_ids:
             return []
         scope = self._scope(filters, allowed)
-        fused, lists, dense_sim = self._fused(query, pool, scope)
+        fused, lists, dense_sim, bm25_scores = self._fused(query, pool, scope)
         parts = query.parts
         if parts:
             runs = [sorted(fused, key=lambda c: -fused[c])] + [
@@ -273,6 +275,8 @@ class Retriever:
         ranked = sorted(fused.items(), key=lambda x: -x[1])[: max(k, RERANK_DEPTH if self.use_rerank else k)]
         chunks = self.kb.store.chunks_by_id([cid for cid, _ in ranked])
         ranked = [(cid, sc) for cid, sc in ranked if cid in chunks]
+        fused_at = {cid: (r, sc) for r, (cid, sc) in enumerate(ranked, start=1)}
+        rerank: dict[str, float] = {}
         if self.use_rerank and ranked:
             questions = [query.terms] + [p.terms for p in parts]
             top = ranked[0][1]
@@ -284,6 +288,7 @@ class Retriever:
                 title = cat.docs.get(ch.doc_id, {}).get("title", "")
                 ps = max(passage_score(q, " ".join(ch.heading_path), ch.text, title) for q in questions)
                 dn = (dense_sim[cid] - lo) / (hi - lo) if cid in dense_sim and hi > lo else 0.0
+                rerank[cid] = ps
                 rescored.append((cid, (1 - RERANK_WEIGHT - DENSE_WEIGHT) * sc / top + RERANK_WEIGHT * ps
                                  + DENSE_WEIGHT * dn))
             ranked = sorted(rescored, key=lambda x: -x[1])
@@ -292,8 +297,13 @@ class Retriever:
         hits = []
         for rank, (cid, score) in enumerate(ranked, start=1):
             ch = chunks[cid]
+            trace = RetrievalTrace(
+                bm25_rank=positions.get("bm25", {}).get(cid), bm25_score=bm25_scores.get(cid),
+                dense_rank=positions.get("dense", {}).get(cid), dense_score=dense_sim.get(cid),
+                fused_rank=fused_at[cid][0], fused_score=fused_at[cid][1], rerank_score=rerank.get(cid),
+                final_score=score)
             hits.append(Hit(ch, cat.docs.get(ch.doc_id, {"id": ch.doc_id}), rank, score,
-                            {name: positions[name].get(cid) for name in lists}))
+                            {name: positions[name].get(cid) for name in lists}, trace))
         return hits
 
     def _scope(self, filters: Filters | None, allowed: set[str] | None) -> tuple[np.ndarray | None, dict | None]:
@@ -304,13 +314,17 @@ class Retriever:
         allowed_idx = np.array([cat.doc_index[d] for d in allowed if d in cat.doc_index], dtype=np.int32)
         return np.isin(cat.chunk_doc_idx, allowed_idx), self.where_clause(filters, allowed)
 
-    def _fused(self, query: Query, pool: int, scope: tuple) -> tuple[dict[str, float], dict[str, list[str]], dict]:
+    def _fused(self, query: Query, pool: int, scope: tuple) -> tuple[dict[str, float], dict[str, list[str]], dict, dict]:
+        """(fused RRF scores, each retriever's ranked ids, dense similarities, BM25 scores) of one query."""
         mask, where = scope
         cat = self.catalog
         lists: dict[str, list[str]] = {}
         dense_sim: dict[str, float] = {}
+        bm25_scores: dict[str, float] = {}
         if self.use_bm25:
-            lists["bm25"] = [cat.chunk_ids[i] for i, _ in cat.bm25.search(list(query.bm25_tokens), pool, mask)]
+            found = cat.bm25.search(list(query.bm25_tokens), pool, mask)
+            lists["bm25"] = [cat.chunk_ids[i] for i, _ in found]
+            bm25_scores = {cat.chunk_ids[i]: float(sc) for i, sc in found}
         if self.use_dense:
             vec = self._embed_query(query.text)
             dense = self.kb.store.dense_query(vec, pool, where)
@@ -330,7 +344,7 @@ class Retriever:
                     p = prior.get(cid.split("#", 1)[0])
                     if p:
                         fused[cid] += (1.0 / (RRF_K + 1)) * (p / top)
-        return fused, lists, dense_sim
+        return fused, lists, dense_sim, bm25_scores
 
     def _sparse_search(self, query: str, pool: int, mask: np.ndarray | None) -> list[str]:
         emb = self.kb.embedder

@@ -9,6 +9,7 @@ from .serving import (  # noqa: F401  (re-exported: the API's public helpers)
 )
 
 from .guard import BodyLimit, LoginThrottle, SameOrigin, ThrottledLogin
+from .jobs import upload_jobs
 
 JSON_BODY_LIMIT = 4 * 2**20  # a JSON body (questions, metadata, an Answer to export): bounded before it is parsed
 
@@ -27,6 +28,7 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
     settings = service.assistant.settings
 
     throttle = LoginThrottle(settings.login_attempts, settings.login_window)
+    jobs = upload_jobs(service)
 
     def require_user(request: Request, credentials: HTTPBasicCredentials | None = Depends(basic)) -> str | None:
         if not users:
@@ -77,6 +79,20 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         filters: dict | None = None
 
     Text = Annotated[str, Field(max_length=fmax)]
+
+    class RetrievalIn(BaseModel):
+        """A retrieval test: the query, the filters and how many passages (at most ``retrieval_test_k``)."""
+        model_config = ConfigDict(extra="forbid")
+        query: Question
+        filters: dict | None = None
+        k: int = Field(10, ge=1, le=settings.retrieval_test_k)
+
+    class ChunkEditIn(BaseModel):
+        """A correction of one chunk: its new text and/or heading path (at least one of them)."""
+        model_config = ConfigDict(extra="forbid", strict=True)
+        ordinal: int = Field(ge=0)
+        text: Annotated[str, Field(min_length=1, max_length=settings.max_chunk_edit_chars)] | None = None
+        heading_path: Annotated[list[Text], Field(max_length=12)] | None = None
 
     class PatchIn(BaseModel):
         """The editable metadata of a document; an unknown field, a wrong type or an over-long value is a 422."""
@@ -192,7 +208,7 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
     @app.post("/api/documents")
     def api_upload(files: list[UploadFile] = File(...), title: str = Form(""), issuer: str = Form(""),
                    region: str = Form(""), year: str = Form(""), kind: str = Form(""), doc_id: str = Form(""),
-                   user=Depends(require_user)):
+                   background: bool = False, user=Depends(require_user)):
         if not files:
             raise ServiceError("没有上传文件 / no file", 400)
         if doc_id and len(files) > 1:
@@ -200,6 +216,10 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         fields = {"title": title, "issuer": issuer, "region": region, "year": year, "kind": kind}
         clean_fields(fields)  # 422 before reading any file
         limit = service.kb.max_bytes
+        if background:  # 202 at once; the jobs' progress at /api/jobs/{id}
+            started = [jobs.submit(f.filename or "upload.txt", f.file.read(limit + 1), fields, doc_id or None, user)
+                       for f in files]
+            return JSONResponse({"jobs": [j.to_dict() for j in started]}, status_code=202)
         results = []
         for f in files:
             data = f.file.read(limit + 1)
@@ -209,6 +229,35 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         summary["embedded"] = sum(r["embedded"] for r in results)
         status = 422 if summary["error"] == len(results) else 200
         return JSONResponse({"files": results, "summary": summary}, status_code=status)
+
+    @app.post("/api/retrieval")
+    def api_retrieval(body: RetrievalIn, user=Depends(require_user)):
+        """The ranked passages with each one's BM25, dense and fused ranks and scores (the 检索测试 page)."""
+        return {"query": body.query, "results": service.retrieval_trace(body.query, filters_from_json(body.filters),
+                                                                        body.k)}
+
+    @app.get("/api/documents/{doc_id:path}:chunks")
+    def api_chunks(doc_id: str, user=Depends(require_user)):
+        """The stored text of a document and its chunks (offsets, page, heading path, edited or not)."""
+        return service.document_view(doc_id)
+
+    @app.post("/api/documents/{doc_id:path}:edit-chunk")
+    def api_edit_chunk(doc_id: str, body: ChunkEditIn, user=Depends(require_user)):
+        if body.text is None and body.heading_path is None:
+            raise ServiceError("请给出新的 text 或 heading_path / give text or heading_path", 422)
+        return service.edit_chunk(doc_id, body.ordinal, body.text, body.heading_path)
+
+    @app.get("/api/jobs")
+    def api_jobs(user=Depends(require_user)):
+        return {"jobs": [j.to_dict() for j in jobs.list(user)]}
+
+    @app.get("/api/jobs/{job_id}")
+    def api_job(job_id: str, user=Depends(require_user)):
+        return jobs.get(job_id, user).to_dict()
+
+    @app.delete("/api/jobs/{job_id}")
+    def api_cancel_job(job_id: str, user=Depends(require_user)):
+        return jobs.cancel(job_id, user).to_dict()
 
     @app.post("/api/documents/{doc_id:path}:reingest")
     def api_reingest(doc_id: str, user=Depends(require_user)):

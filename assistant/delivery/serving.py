@@ -16,6 +16,10 @@ mounts the Gradio UI beside them. Routes (JSON unless noted; HTTP Basic auth whe
     POST   /api/draft               {topic, agency, filters} -> Answer (mode draft)
     GET    /api/documents           -> {documents, count}
     POST   /api/documents           multipart files=…[, title, issuer, region, year, kind, doc_id] -> {files, summary}
+           ?background=true         -> 202 {jobs}: each file an upload job (assistant.delivery.jobs)
+    GET    /api/jobs                -> {jobs}: the user's upload jobs, newest first
+    GET    /api/jobs/{id}           -> job {state, label, done, total, chunks_per_s, seconds_left, result}
+    DELETE /api/jobs/{id}           -> job (cancelled; 409 once it has finished)
     DELETE /api/documents/{id}      -> {deleted, chunks}
     PATCH  /api/documents/{id}      {title, issuer, region, year, kind, level, doc_number} -> document
     POST   /api/documents/{id}:reingest  -> file result (re-reads the original file)
@@ -38,18 +42,14 @@ from ingest.metadata import Meta
 from vectorstore.retrieve import KINDS, FilterError, Filters
 from vectorstore.retrieve import parse_year_range as _parse_year_range
 
+from .errors import ServiceError
+from .serving_docs import DocumentViews
+
 log = logging.getLogger("fazhi.web")
 
 EDITABLE = ("title", "issuer", "region", "level", "year", "kind", "doc_number")
 SUPPORTED = SUPPORTED_SUFFIXES
 
-
-class ServiceError(Exception):
-    """A user-facing failure: ``status`` is the HTTP status, the message is Chinese (and English)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # ---- auth ---------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def clean_fields(fields: dict) -> dict:
 FOLLOW_UP_MODES = ("ask", "compare")  # draft/quiz take a topic, check a literal claim: never rewritten
 
 
-class Service:
+class Service(DocumentViews):
     def __init__(self, assistant) -> None:
         self.assistant = assistant
         self.kb = assistant.kb
@@ -285,8 +285,10 @@ class Service:
                 "years": sorted({d["year"] for d in docs if d.get("year")}),
                 "documents": len(docs), "chunks": sum(d.get("chunks") or 0 for d in docs)}
 
-    def upload(self, filename: str, data: bytes, fields: dict | None = None, doc_id: str | None = None) -> dict:
-        """Ingest one uploaded file; returns the FileResult as a dict (status added|replaced|unchanged|duplicate|error)."""
+    def upload(self, filename: str, data: bytes, fields: dict | None = None, doc_id: str | None = None,
+               on_progress=None, cancel=None) -> dict:
+        """Ingest one uploaded file; returns the FileResult as a dict (status added|replaced|unchanged|duplicate|error).
+        ``on_progress(done, total)`` follows the embedding; setting the event ``cancel`` stops it (see jobs.py)."""
         doc_id = doc_id.strip() if doc_id and doc_id.strip() else safe_doc_id(filename)
         if PurePosixPath(doc_id).suffix.lower() not in SUPPORTED:
             return {"path": filename, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0,
@@ -297,7 +299,8 @@ class Service:
         except ServiceError as exc:
             return {"path": filename, "doc_id": doc_id, "status": "error", "chunks": 0, "embedded": 0, "message": str(exc)}
         # parsed (worker process) and embedded outside the lock; only the commit holds it
-        res = self.kb.ingest_bytes(doc_id, data, overrides, commit_lock=self.locked)
+        res = self.kb.ingest_bytes(doc_id, data, overrides, commit_lock=self.locked, on_progress=on_progress,
+                                   cancel=cancel)
         if res.status in ("added", "replaced"):
             self._keep_original(res.doc_id or doc_id, data)  # under the id the knowledge base gave it
         out = asdict(res)

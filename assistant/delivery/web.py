@@ -13,8 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-from ingest.loaders import SUPPORTED_SUFFIXES
-
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_SSR_MODE", "False")
@@ -22,16 +20,19 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import gradio as gr  # noqa: E402
 
-from .api import Service, ServiceError, create_api, parse_auth  # noqa: E402
+from .api import Service, create_api, parse_auth  # noqa: E402
 from .bind import resolve_bind  # noqa: E402
 from .web_assets import CONV_JS, CSS  # noqa: E402
 from .cleanup import export_folder, sweep  # noqa: E402
 from .web_review import governing_choices, review_tab  # noqa: E402
+from .web_documents import DOC_TAB, doc_choices, documents_events, documents_tab, opener  # noqa: E402
+from .web_kb import kb_events, kb_tab  # noqa: E402
+from .examples import GENERIC_PLACEHOLDER, kb_examples  # noqa: E402
 from .web_render import (  # noqa: E402
-    ANY_YEAR, CJK_FONTS, DOC_HEADERS, EXAMPLES, KIND_CHOICES, LEVEL_CHOICES,
-    MODES, MODE_HELP, MONO_FONTS, PLACEHOLDER, STATUS_ZH, conversation_html,
-    doc_rows, esc, message_html, stats_html, upload_results_html,
+    ANY_YEAR, CJK_FONTS, KIND_CHOICES, MODES, MODE_HELP, MONO_FONTS, conversation_html,
+    doc_rows, filters_from_fields, stats_html,
 )
+from .web_retrieval import retrieval_events, retrieval_tab  # noqa: E402
 
 log = logging.getLogger("fazhi.web")
 
@@ -45,24 +46,6 @@ def _theme():
         block_title_background_fill="transparent", block_title_text_color="*neutral_700",
         block_title_text_weight="600", checkbox_label_background_fill_selected="*primary_50",
         checkbox_label_text_color_selected="*primary_700")
-
-
-def _filters(issuer, region, year_from, year_to, kinds):
-    from vectorstore.retrieve import Filters
-
-    def year(v):
-        if v in (None, "", ANY_YEAR):
-            return None
-        try:
-            return int(v)
-        except (TypeError, ValueError):
-            return None
-
-    lo, hi = year(year_from), year(year_to)
-    if lo is not None and hi is not None and lo > hi:
-        lo, hi = hi, lo
-    return Filters.parse({"issuer": list(issuer or []), "region": list(region or []), "kind": list(kinds or []),
-                          "year_from": lo, "year_to": hi})
 
 
 class WebApp:
@@ -87,7 +70,7 @@ class WebApp:
             turn["standalone"] = self.service.rewrite(question, history, mode)
         except Exception as exc:  # a failed rewrite must not lose the question
             log.warning("follow-up rewrite failed: %s", exc)
-        filters = _filters(issuer, region, year_from, year_to, kinds)
+        filters = filters_from_fields(issuer, region, year_from, year_to, kinds)
         tokens: queue.Queue = queue.Queue()
         result: dict = {}
 
@@ -150,32 +133,6 @@ class WebApp:
     def stats(self) -> dict:
         return self.service.facets()
 
-    # ---- knowledge base ----
-    def upload(self, files, title, issuer, region, year, kind, progress=None):
-        files = [f for f in (files or []) if f]
-        if not files:
-            return message_html("请先选择要上传的文件（txt / md / pdf / docx / html）。", "bad"), None
-        fields = {"title": title, "issuer": issuer, "region": region, "year": year, "kind": kind}
-        results = []
-        for i, f in enumerate(files):
-            path = Path(getattr(f, "name", f))
-            if progress is not None:
-                progress((i, len(files)), desc=f"正在导入 {path.name}（{i + 1}/{len(files)}）：解析、分段、向量化…")
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                results.append({"path": path.name, "doc_id": "", "status": "error", "chunks": 0, "embedded": 0,
-                                "message": f"无法读取文件：{exc}"})
-                continue
-            if len(data) > self.service.kb.max_bytes:
-                results.append({"path": path.name, "doc_id": "", "status": "error", "chunks": 0, "embedded": 0,
-                                "message": f"文件过大：{len(data) / 2**20:.1f} MB，超过 {self.service.kb.max_bytes / 2**20:.0f} MB 的上限"})
-                continue
-            results.append(self.service.upload(path.name, data, fields))
-        if progress is not None:
-            progress((len(files), len(files)), desc="导入完成")
-        return upload_results_html(results), None
-
 
 EMPTY_FACETS = {"issuers": [], "regions": [], "years": [], "documents": 0, "chunks": 0}
 
@@ -186,12 +143,15 @@ def build_blocks(service: Service, private: bool = False):
     logging in; the page's load event (after login) fills them in."""
     app = WebApp(service)
     facets = EMPTY_FACETS if private else service.facets()
+    # examples from the knowledge base's own documents (none before login: they would show its contents)
+    placeholder, examples_of = (GENERIC_PLACEHOLDER, {m: [] for m in GENERIC_PLACEHOLDER}) if private \
+        else kb_examples(service.kb)
     years = [ANY_YEAR] + [str(y) for y in facets["years"]]
 
     with gr.Blocks(title="法治政府建设报告助手", analytics_enabled=False, fill_width=True,
                    delete_cache=(900, 3600)) as demo:  # Gradio removes its uploads older than an hour
         header = gr.HTML(stats_html(facets), elem_id="fz-header", js_on_load=None)
-        with gr.Tabs(elem_id="fz-tabs"):
+        with gr.Tabs(elem_id="fz-tabs") as tabs:
             # ================= chat =================
             with gr.Tab("智能问答", id="chat", elem_id="fz-tab-chat"):
                 with gr.Row(equal_height=False):
@@ -201,6 +161,13 @@ def build_blocks(service: Service, private: bool = False):
                         agency = gr.Textbox(label="本单位名称（起草用，替换“我办/我局/我县”）", placeholder="如：某某区司法局",
                                             visible=False, elem_id="fz-agency")
                         quiz_n = gr.Slider(1, 10, value=5, step=1, label="题目数量", visible=False, elem_id="fz-quiz-n")
+                        with gr.Group(elem_id="fz-export"):  # at the top: in view whatever the window's height
+                            with gr.Row():
+                                dl_docx = gr.DownloadButton("导出 Word", interactive=False, size="sm",
+                                                            elem_id="fz-export-docx")
+                                dl_md = gr.DownloadButton("导出 Markdown", interactive=False, size="sm",
+                                                          elem_id="fz-export-md")
+                                clear = gr.Button("清空对话", size="sm", variant="secondary", elem_id="fz-clear")
                         with gr.Accordion("筛选范围", open=True, elem_id="fz-filters"):
                             f_issuer = gr.Dropdown(facets["issuers"], multiselect=True, allow_custom_value=True,
                                                    label="发布单位（可输入关键词）", elem_id="fz-f-issuer")
@@ -211,79 +178,32 @@ def build_blocks(service: Service, private: bool = False):
                                 f_to = gr.Dropdown(years, value=ANY_YEAR, label="截止年份", min_width=100, elem_id="fz-f-to")
                             f_kind = gr.CheckboxGroup(KIND_CHOICES, label="文档类型", elem_id="fz-f-kind")
                             reset = gr.Button("清除筛选", size="sm", variant="secondary")
-                        gr.HTML('<div class="fz-section-title">导出最新回答</div>', js_on_load=None)
-                        with gr.Row():
-                            dl_docx = gr.DownloadButton("导出 Word", interactive=False, size="sm",
-                                                        elem_id="fz-export-docx")
-                            dl_md = gr.DownloadButton("导出 Markdown", interactive=False, size="sm", elem_id="fz-export-md")
-                        clear = gr.Button("清空对话", size="sm", variant="secondary", elem_id="fz-clear")
                     with gr.Column(scale=4):
                         conv = gr.HTML(conversation_html([], facets), elem_id="fz-conv", js_on_load=CONV_JS,
                                        autoscroll=False, max_height=720, min_height=420)
                         with gr.Row(equal_height=True):
-                            question = gr.Textbox(show_label=False, placeholder=PLACEHOLDER["ask"], lines=1, max_lines=8,
+                            question = gr.Textbox(show_label=False, placeholder=placeholder["ask"], lines=1, max_lines=8,
                                                   scale=8, elem_id="fz-input", autofocus=True)
                             send = gr.Button("发送", variant="primary", scale=1, min_width=90, elem_id="fz-send")
-                        examples = gr.Dataset(components=[question], samples=[[q] for q in EXAMPLES["ask"]],
+                        examples = gr.Dataset(components=[question], samples=[[q] for q in examples_of["ask"]],
                                               label="示例问题（点击填入）", elem_id="fz-examples")
                 turns = gr.State([])
 
             # ================= knowledge base =================
             with gr.Tab("知识库管理", id="kb", elem_id="fz-tab-kb"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=320):
-                        gr.HTML('<div class="fz-section-title">上传文件</div>', js_on_load=None)
-                        up_files = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
-                                           label="选择文件（txt / md / pdf / docx / html，可多选）", type="filepath",
-                                           elem_id="fz-upload-files")
-                        with gr.Accordion("为本次上传统一设置元数据（可选，留空则自动识别）", open=False):
-                            u_title = gr.Textbox(label="标题")
-                            u_issuer = gr.Textbox(label="发布单位")
-                            u_region = gr.Textbox(label="地区")
-                            with gr.Row():
-                                u_year = gr.Textbox(label="年份", placeholder="如 2021")
-                                u_kind = gr.Dropdown([("自动识别", "")] + KIND_CHOICES, value="", label="类型")
-                        up_btn = gr.Button("导入知识库", variant="primary", elem_id="fz-upload-btn")
-                        up_result = gr.HTML("", elem_id="fz-upload-result", js_on_load=None)
-                    with gr.Column(scale=5):
-                        with gr.Row(equal_height=False):
-                            doc_search = gr.Textbox(show_label=False, placeholder="搜索文档：标题、单位、地区、文号、编号…", scale=6,
-                                                    elem_id="fz-doc-search", container=False)
-                            refresh = gr.Button("刷新列表", size="sm", scale=1, min_width=80)
-                        docs_df = gr.Dataframe(doc_rows([] if private else service.documents()), headers=DOC_HEADERS, interactive=False,
-                                               wrap=True, max_height=520, elem_id="fz-docs",
-                                               column_widths=["24%", "30%", "13%", "9%", "5%", "7%", "4%", "8%"])
-                        gr.HTML('<div class="fz-section-title">编辑所选文档（在上表中点击一行）</div>', js_on_load=None)
-                        with gr.Group():
-                            with gr.Row():
-                                e_id = gr.Textbox(label="文档编号", interactive=False, scale=2, elem_id="fz-e-id")
-                                e_title = gr.Textbox(label="标题", scale=3, elem_id="fz-e-title")
-                            with gr.Row():
-                                e_issuer = gr.Textbox(label="发布单位", elem_id="fz-e-issuer")
-                                e_region = gr.Textbox(label="地区", elem_id="fz-e-region")
-                                e_year = gr.Textbox(label="年份", elem_id="fz-e-year")
-                            with gr.Row():
-                                e_kind = gr.Dropdown(KIND_CHOICES, value=None, label="类型", elem_id="fz-e-kind")
-                                e_level = gr.Dropdown(LEVEL_CHOICES, value=None, label="层级", elem_id="fz-e-level")
-                                e_number = gr.Textbox(label="文号", elem_id="fz-e-number")
-                        with gr.Row():
-                            save = gr.Button("保存元数据", variant="primary", elem_id="fz-save")
-                            reingest = gr.Button("重新导入", elem_id="fz-reingest")
-                            replace = gr.UploadButton("上传新版本替换", file_types=list(SUPPORTED_SUFFIXES),
-                                                      elem_id="fz-replace")
-                            delete = gr.Button("删除文档", variant="stop", elem_id="fz-delete")
-                        with gr.Row(visible=False) as confirm_row:
-                            confirm_txt = gr.HTML("", js_on_load=None)
-                            confirm = gr.Button("确认删除", variant="stop", elem_id="fz-confirm-delete")
-                            cancel = gr.Button("取消", elem_id="fz-cancel-delete")
-                        kb_msg = gr.HTML("", elem_id="fz-kb-msg", js_on_load=None)
+                kb = kb_tab(service, private)
+            with gr.Tab("检索测试", id="retrieval", elem_id="fz-tab-retrieval"):
+                rt = retrieval_tab(service, facets, years)
+            with gr.Tab("文档查看", id=DOC_TAB, elem_id="fz-tab-docs"):
+                dv = documents_tab(service, private)
 
             governing = review_tab(service, private)  # 报告审阅 (its own layout and events)
 
         # ---------------- events: chat ----------------
-        def on_mode(m):
+        def on_mode(m):  # after login: the examples of the knowledge base as it is now
+            ph, ex = kb_examples(service.kb)
             return (MODE_HELP[m], gr.Textbox(visible=m == "draft"), gr.Slider(visible=m == "quiz"),
-                    gr.Textbox(placeholder=PLACEHOLDER[m]), gr.Dataset(samples=[[q] for q in EXAMPLES[m]]))
+                    gr.Textbox(placeholder=ph[m]), gr.Dataset(samples=[[q] for q in ex[m]]))
 
         mode.change(on_mode, mode, [mode_help, agency, quiz_n, question, examples], queue=False)
         examples.click(lambda s: s[0] if s else "", examples, question, queue=False)
@@ -299,104 +219,30 @@ def build_blocks(service: Service, private: bool = False):
 
         clear.click(on_clear, None, [conv, turns, dl_docx, dl_md], queue=False)
 
-        # ---------------- events: knowledge base ----------------
+        # ---------------- events: knowledge base, retrieval test, document view ----------------
         def refreshed(query=""):
             f = app.stats()
             yrs = [ANY_YEAR] + [str(y) for y in f["years"]]
             return (stats_html(f), doc_rows(service.documents(), query), gr.Dropdown(choices=f["issuers"]),
-                    gr.Dropdown(choices=f["regions"]), gr.Dropdown(choices=yrs), gr.Dropdown(choices=yrs))
+                    gr.Dropdown(choices=f["regions"]), gr.Dropdown(choices=yrs), gr.Dropdown(choices=yrs),
+                    gr.Dropdown(choices=doc_choices(service)))
 
-        refresh_outputs = [header, docs_df, f_issuer, f_region, f_from, f_to]
+        refresh_outputs = [header, kb.docs_df, f_issuer, f_region, f_from, f_to, dv.doc]
+        open_handler, open_outputs = opener(dv, service, tabs)
+        kb_events(kb, service, refreshed, refresh_outputs, (open_handler, open_outputs))
+        retrieval_events(rt, service, open_handler, open_outputs)
+        documents_events(dv, service, open_handler, open_outputs)
 
-        def do_upload(files, title, issuer, region, year, kind, query, progress=gr.Progress()):
-            html_out, _ = app.upload(files, title, issuer, region, year, kind, progress)
-            return (html_out, None) + refreshed(query)
+        def open_source(evt: gr.EventData):  # 查看原文 on a source card
+            return open_handler(getattr(evt, "doc", None), None, getattr(evt, "start", None), getattr(evt, "end", None))
 
-        up_btn.click(do_upload, [up_files, u_title, u_issuer, u_region, u_year, u_kind, doc_search],
-                     [up_result, up_files] + refresh_outputs, concurrency_limit=1)
-        doc_search.change(lambda q: doc_rows(service.documents(), q), doc_search, docs_df, queue=False)
-        refresh.click(refreshed, doc_search, refresh_outputs)
-        edit_fields = [e_id, e_title, e_issuer, e_region, e_year, e_kind, e_level, e_number]
-
-        def on_select(evt: gr.SelectData):
-            row = evt.row_value or []
-            d = service.document(row[0]) if row else None
-            if d is None:
-                return [gr.skip()] * len(edit_fields) + [message_html("未找到该文档，请刷新列表。", "bad"), gr.Row(visible=False)]
-            return [d["id"], d.get("title") or "", d.get("issuer") or "", d.get("region") or "",
-                    str(d.get("year") or ""), d.get("kind") or None, d.get("level") or "", d.get("doc_number") or "",
-                    message_html(f"已选中：{d['id']}（{d.get('chunks')} 个段落）", "info"), gr.Row(visible=False)]
-
-        docs_df.select(on_select, None, edit_fields + [kb_msg, confirm_row], queue=False)
-
-        def on_save(doc_id, title, issuer, region, year, kind, level, number, query):
-            if not doc_id:
-                return (message_html("请先在列表中选择一个文档。", "bad"),) + tuple(gr.skip() for _ in refresh_outputs)
-            try:
-                service.update(doc_id, {"title": title, "issuer": issuer, "region": region, "year": year,
-                                        "kind": kind, "level": level, "doc_number": number})
-            except ServiceError as exc:
-                return (message_html(str(exc), "bad"),) + tuple(gr.skip() for _ in refresh_outputs)
-            return (message_html(f"已保存 {doc_id} 的元数据。", "ok"),) + refreshed(query)
-
-        save.click(on_save, edit_fields + [doc_search], [kb_msg] + refresh_outputs)
-
-        def on_reingest(doc_id, query, progress=gr.Progress()):
-            if not doc_id:
-                return (message_html("请先在列表中选择一个文档。", "bad"),) + tuple(gr.skip() for _ in refresh_outputs)
-            progress(0.1, desc=f"正在重新导入 {doc_id}…")
-            try:
-                res = service.reingest(doc_id)
-            except ServiceError as exc:
-                return (message_html(str(exc), "bad"),) + tuple(gr.skip() for _ in refresh_outputs)
-            if res["status"] == "error":
-                return (message_html(f"重新导入失败：{res['message']}", "bad"),) + refreshed(query)
-            return (message_html(f"已重新导入 {doc_id}：{res['chunks']} 个段落，新向量化 {res['embedded']} 个。", "ok"),) \
-                + refreshed(query)
-
-        reingest.click(on_reingest, [e_id, doc_search], [kb_msg] + refresh_outputs, concurrency_limit=1)
-
-        def on_replace(file, doc_id, query, progress=gr.Progress()):
-            if not doc_id:
-                return (message_html("请先在列表中选择要替换的文档。", "bad"),) + tuple(gr.skip() for _ in refresh_outputs)
-            path = Path(getattr(file, "name", file))
-            if path.suffix.lower() != Path(doc_id).suffix.lower():
-                return (message_html(f"新版本应与原文件同为 {Path(doc_id).suffix} 格式。", "bad"),) + \
-                    tuple(gr.skip() for _ in refresh_outputs)
-            progress(0.1, desc=f"正在用 {path.name} 替换 {doc_id}…")
-            current = service.document(doc_id) or {}
-            fields = {k: current.get(k) for k in ("title", "issuer", "region", "year", "kind", "level", "doc_number")}
-            res = service.upload(path.name, path.read_bytes(), fields, doc_id=doc_id)
-            label, kind = STATUS_ZH.get(res["status"], (res["status"], "muted"))
-            msg = f"{doc_id}：{label}" + (f"，{res['chunks']} 个段落" if res["status"] in ("added", "replaced") else "") + \
-                  (f"（{res['message']}）" if res.get("message") else "")
-            return (message_html(msg, "bad" if res["status"] == "error" else "ok"),) + refreshed(query)
-
-        replace.upload(on_replace, [replace, e_id, doc_search], [kb_msg] + refresh_outputs, concurrency_limit=1)
-
-        def on_delete(doc_id):
-            if not doc_id:
-                return message_html("请先在列表中选择一个文档。", "bad"), gr.Row(visible=False), ""
-            return "", gr.Row(visible=True), f'<div class="fz-msg fz-msg-bad">确定从知识库删除 {esc(doc_id)}？此操作不可撤销。</div>'
-
-        delete.click(on_delete, e_id, [kb_msg, confirm_row, confirm_txt], queue=False)
-        cancel.click(lambda: gr.Row(visible=False), None, confirm_row, queue=False)
-
-        def on_confirm(doc_id, query):
-            try:
-                n = service.delete(doc_id)
-            except ServiceError as exc:
-                return (message_html(str(exc), "bad"), gr.Row(visible=False)) + tuple([gr.skip()] * 8) + \
-                    tuple(gr.skip() for _ in refresh_outputs)
-            return (message_html(f"已删除 {doc_id}（{n} 个段落）。", "ok"), gr.Row(visible=False)) + \
-                ("", "", "", "", "", None, "", "") + refreshed(query)
-
-        confirm.click(on_confirm, [e_id, doc_search], [kb_msg, confirm_row] + edit_fields + refresh_outputs,
-                      concurrency_limit=1)
+        conv.open_doc(open_source, None, open_outputs)
 
         demo.load(refreshed, None, refresh_outputs, queue=False)
         if private:  # built empty: filled once the page is loaded by a logged-in user
             demo.load(lambda: gr.Dropdown(choices=governing_choices(service)), None, governing, queue=False)
+            demo.load(lambda: (gr.Dropdown(choices=app.stats()["issuers"]), gr.Dropdown(choices=app.stats()["regions"])),
+                      None, [rt.issuer, rt.region], queue=False)
     return demo
 
 

@@ -125,7 +125,45 @@ footer { display: none !important; }
 #fz-input textarea { font-size: 15px !important; }
 #fz-doc-search textarea, #fz-doc-search input { border: 1px solid var(--fz-line) !important; border-radius: 6px !important; padding: 6px 10px !important; }
 #fz-docs td, #fz-docs [role=gridcell], #fz-docs th { font-size: 13px !important; }
-#fz-docs [role=gridcell] span, #fz-docs td span { font-family: inherit !important; word-break: break-all; }
+#fz-docs [role=gridcell] span, #fz-docs td span { font-family: inherit !important; word-break: normal; overflow-wrap: anywhere; }
+#fz-docs [role=gridcell]:is([data-col="4"], [data-col="5"], [data-col="6"], [data-col="7"]) span,
+#fz-docs [role=gridcell][data-col="0"] span { display: block; white-space: nowrap !important; overflow: hidden;
+  text-overflow: ellipsis; overflow-wrap: normal !important; color: #6b7280; }
+#fz-docs [role=columnheader] span { white-space: nowrap !important; overflow-wrap: normal !important; word-break: keep-all !important; }
+#fz-save:disabled, #fz-reingest:disabled, #fz-delete:disabled, #fz-replace:disabled, #fz-open-doc-kb:disabled,
+#fz-d-save:disabled, #fz-d-revert:disabled, button[disabled] { opacity: .45 !important; cursor: not-allowed !important;
+  filter: grayscale(.6); }
+#fz-export { margin-bottom: 6px; }
+.fz-src-foot { display: flex; justify-content: space-between; align-items: baseline; gap: 8px; margin-top: 6px; }
+.fz-open-doc { color: var(--fz-blue) !important; font-size: 12px; text-decoration: none !important; cursor: pointer; white-space: nowrap; }
+.fz-open-doc:hover { text-decoration: underline !important; }
+.fz-src-more summary { cursor: pointer; color: #9ca3af; font-size: 12px; }
+.fz-src-more[open] summary { color: #6b7280; }
+.fz-doc-meta { margin: 2px 0 8px; }
+.fz-doc-title { font-weight: 700; font-size: 17px; color: #7f1d1d; }
+.fz-doc { font-size: 15px; line-height: 1.9; color: var(--fz-ink); padding: 4px 2px; }
+.fz-doc-gap { color: #6b7280; white-space: pre-wrap; margin: 4px 0; }
+.fz-chunk { border-left: 3px solid #e5e7eb; padding: 4px 10px 6px; margin: 6px 0; border-radius: 0 6px 6px 0; cursor: pointer; }
+.fz-chunk:hover { background: #f9fafb; }
+.fz-chunk-focus { border-left-color: #2563eb; background: #eff6ff !important; }
+.fz-chunk-edited { border-left-color: #d97706; }
+.fz-chunk-head { display: flex; flex-wrap: wrap; gap: 8px; font-size: 12px; color: var(--fz-muted); }
+.fz-chunk-n { font-weight: 600; color: #374151; }
+.fz-chunk-path { color: #92400e; }
+.fz-edited { background: #fef3c7; color: #92400e; border-radius: 4px; padding: 0 6px; font-weight: 600; }
+.fz-chunk-text { white-space: pre-wrap; }
+.fz-quote { background: #fde047; color: #111827; padding: 1px 0; box-shadow: 0 0 0 2px #facc15; }
+.fz-hits-summary { font-size: 13px; color: #4b5563; margin: 4px 0 8px; }
+.fz-hits td { font-size: 13px; }
+.fz-hit { cursor: pointer; }
+.fz-hit:hover td { background: #f8fafc; }
+.fz-hit-rank { font-weight: 700; color: #7f1d1d; text-align: center; }
+.fz-hit-title { font-weight: 600; color: #111827; }
+.fz-hit-text { color: #374151; margin-top: 3px; }
+.fz-num { white-space: nowrap; text-align: right; }
+.fz-num b { display: block; font-size: 14px; }
+.fz-score { color: var(--fz-muted); font-size: 12px; }
+.fz-miss { color: #9ca3af; font-size: 12px; }
 #fz-delete { color: #b91c1c !important; border: 1px solid #fecaca !important; }
 #fz-confirm-delete { background: #dc2626 !important; color: #fff !important; border: none !important; }
 .fz-section-title { font-weight: 700; font-size: 15px; color: #7f1d1d; margin: 2px 0; }
@@ -163,6 +201,12 @@ watch('value', showLatest);
 element.addEventListener('wheel', () => { pinned = false; }, {passive: true});
 element.addEventListener('touchmove', () => { pinned = false; }, {passive: true});
 element.addEventListener('click', (ev) => {
+  const o = ev.target.closest('.fz-open-doc');
+  if (o) {
+    ev.preventDefault();
+    trigger('open_doc', {doc: o.dataset.doc, start: parseInt(o.dataset.start, 10), end: parseInt(o.dataset.end, 10)});
+    return;
+  }
   const a = ev.target.closest('.fz-cite');
   if (!a) return;
   ev.preventDefault();

@@ -15,21 +15,6 @@ MODE_HELP = {
     "check": "**核对**：逐条核对一段表述是否与来源一致（属实 / 不符 / 未找到），并给出相关规定要求。",
     "quiz": "**出题**：围绕一个主题出填空、选择、判断题，附答案和出处，用于学法考试。",
 }
-PLACEHOLDER = {
-    "ask": "输入问题，例如：天津市人防办的行政执法监督平台是什么时候上线运行的？（Enter 发送，可继续追问）",
-    "compare": "例如：其他单位是如何建立和发挥法律顾问作用的？",
-    "draft": "要起草的部分，例如：第一责任人履职情况",
-    "check": "粘贴要核对的表述，例如：核对：镇巴县2019年受理的行政复议申请已全部办结。",
-    "quiz": "出题主题，例如：行政处罚的简易程序",
-}
-EXAMPLES = {
-    "ask": ["天津市人防办的行政执法监督平台是什么时候上线运行的？", "镇巴县划转了多少项行政审批事项？",
-            "行政规范性文件合法性审核的时限一般是多久？"],
-    "compare": ["其他单位是如何建立和发挥法律顾问作用的？", "其他单位是如何开展行政执法案卷评查的？"],
-    "draft": ["第一责任人履职情况", "法治宣传教育"],
-    "check": ["核对：镇巴县2019年受理的行政复议申请已全部办结。", "核对：天津市人防办的行政执法监督平台于2015年5月20日正式上线运行。"],
-    "quiz": ["行政处罚的简易程序", "重大行政决策程序"],
-}
 KIND_CHOICES = [("工作报告", "report"), ("纲要/指导文件", "outline"), ("法律法规", "law")]
 LEVEL_CHOICES = [("（未设置）", ""), ("国家", "national"), ("省级", "province"), ("市级", "city"), ("县级", "county"),
                  ("乡镇", "town"), ("部门", "department")]
@@ -105,7 +90,17 @@ def _trim_after(s: str, n: int = 70) -> str:
     return (s[:n] + "…") if len(s) > n else s
 
 
+def human_title(s: dict) -> str:
+    """A document's title as a reader knows it; a bare file id (no title was found) becomes its file name."""
+    title = (s.get("title") or "").strip()
+    if title and title != s.get("doc_id"):
+        return title
+    return Path(s.get("doc_id") or "").stem or "（无标题）"
+
+
 def source_card(s: dict) -> str:
+    """A cited source: title, issuer, year, kind, 文号, section and page; the file id and character offsets behind
+    a 详情 toggle; 查看原文 opens the document with this passage highlighted (文档查看)."""
     meta = [esc(s.get("issuer") or "")]
     if s.get("year"):
         meta.append(f"{s['year']}年")
@@ -119,12 +114,15 @@ def source_card(s: dict) -> str:
     return (
         f'<div class="fz-src" data-n="{s["number"]}">'
         f'<div class="fz-src-head"><span class="fz-src-n">{s["number"]}</span>'
-        f'<span class="fz-src-title">《{esc(s.get("title") or s.get("doc_id"))}》</span></div>'
+        f'<span class="fz-src-title">《{esc(human_title(s))}》</span></div>'
         f'<div class="fz-src-meta">{" · ".join(m for m in meta if m)}</div>'
-        + (f'<div class="fz-src-path">{path}</div>' if path else "")
+        + (f'<div class="fz-src-path">章节：{path}</div>' if path else "")
         + f'<div class="fz-src-ctx">{esc(_trim_before(s.get("context_before")))}'
           f'<mark>{esc(s.get("quote"))}</mark>{esc(_trim_after(s.get("context_after")))}</div>'
-          f'<div class="fz-src-id">{esc(s.get("doc_id"))} · 字符 {s.get("start")}–{s.get("end")}</div>'
+          f'<div class="fz-src-foot"><a class="fz-open-doc" href="#" data-doc="{esc(s.get("doc_id"))}" '
+          f'data-start="{s.get("start")}" data-end="{s.get("end")}">查看原文 ›</a>'
+          f'<details class="fz-src-more"><summary>详情</summary><div class="fz-src-id">文件：{esc(s.get("doc_id"))}'
+          f'<br>位置：第 {s.get("start")}–{s.get("end")} 字</div></details></div>'
           "</div>"
     )
 
@@ -374,3 +372,22 @@ def doc_rows(docs: list[dict], query: str = "") -> list[list]:
             continue
         rows.append(row)
     return rows
+
+
+def filters_from_fields(issuer, region, year_from, year_to, kinds):
+    """The page's filter fields (issuers, regions, year range, kinds) as ``Filters`` (None when empty)."""
+    from vectorstore.retrieve import Filters
+
+    def year(v):
+        if v in (None, "", ANY_YEAR):
+            return None
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            return None
+
+    lo, hi = year(year_from), year(year_to)
+    if lo is not None and hi is not None and lo > hi:
+        lo, hi = hi, lo
+    return Filters.parse({"issuer": list(issuer or []), "region": list(region or []), "kind": list(kinds or []),
+                          "year_from": lo, "year_to": hi})

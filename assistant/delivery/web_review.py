@@ -16,8 +16,16 @@ VERDICT_CLASS = {"supported": "ok", "contradicted": "bad", "not_found": "muted",
 
 
 def governing_choices(service: Service) -> list[tuple[str, str]]:
-    return [(f"{d['title']}（{d['doc_number'] or d['issuer']}）", d["id"])
-            for d in service.documents() if d.get("kind") in ("outline", "law")]
+    out = []
+    for d in service.documents():
+        if d.get("kind") not in ("outline", "law"):
+            continue
+        title = d.get("title") or d["id"]
+        # the 文号 (or the issuer) only when the title does not already carry it
+        extra = next((x for x in (d.get("doc_number"), d.get("issuer"), str(d.get("year") or ""))
+                      if x and x not in title), "")
+        out.append((f"{title}（{extra}）" if extra else title, d["id"]))
+    return out
 
 
 def review_html(r) -> str:

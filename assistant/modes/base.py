@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from vectorstore.catalog import Catalog
-from vectorstore.query import PERIOD, QUANTITY, TIME, Query, Terms, unknown_names
+from vectorstore.query import PERIOD, QUANTITY, TIME, TITLE_RE, Query, Terms, unknown_names
 from vectorstore.rerank import sentence_score
 from vectorstore.retrieve import Hit, Retriever
 from vectorstore.text import is_lead_in, is_list_item, nfkc_compact, sentence_contexts, split_sentences
@@ -186,7 +186,9 @@ def focus_evidence(query: Query, scored: list[Scored], settings: Settings, depth
         ctx = f"{s.lead} {' '.join(s.sentence.hit.chunk.heading_path)}"
         # a period or a date answers "how long / when" of the topic the sentence scores for; a count
         # must be of the thing asked (经费, 纠错率 …)
-        if query.answer_type == QUANTITY and focus_share(query, f"{s.sentence.text} {ctx}") < settings.focus_min:
+        # a document's title (《关于推行…公职律师…制度的实施意见》) names the thing, it says nothing of how many
+        said = TITLE_RE.sub(lambda m: m.group(0) if m.group(1) in query.titles else "《》", s.sentence.text)
+        if query.answer_type == QUANTITY and focus_share(query, f"{said} {ctx}") < settings.focus_min:
             continue
         if query.answer_type in (QUANTITY, PERIOD, TIME) and not answers_value(query, s.sentence.text):
             continue
