@@ -75,6 +75,12 @@ def test_the_record_lives_in_postgres_and_the_advisory_lock_serialises_writers(p
         assert b.store.generation == a.store.generation == 3
         a.update_metadata("c.txt", region="某某区")
         assert next(d for d in b.documents() if d["id"] == "c.txt")["region"] == "某某区"
+        # a table module on the same seam: a chunk correction made through a is b's too
+        first = a.store.doc_chunks("c.txt")[0]
+        a.edit_chunk("c.txt", first.ordinal, first.text + "（已更正）")
+        assert b.store.doc_chunks("c.txt")[0].text.endswith("（已更正）")
+        assert [o.ordinal for o in b.overrides.for_hash(b.store.doc_hash("c.txt"))] == [first.ordinal]
+        assert a.store.check() == {}
 
         # one writer at a time across stores: while a holds the lock, b cannot take it
         held, release = threading.Event(), threading.Event()
