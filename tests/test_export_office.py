@@ -50,7 +50,7 @@ def exports(assistant):
         out[mode] = (answer, export.to_docx(answer))
     text = (CORPUS / "reports/2019-luohu-qu-yingjiju-report.txt").read_text(encoding="utf-8")
     governing = ["outlines/2018-guobanfa-118-sanxiang-zhidu-yijian.txt"] if HAS_GOVERNING_TEXTS else []
-    review = review_text(text, assistant.context(), None, governing)
+    review = review_text(text, assistant.context(), "深圳市罗湖区应急管理局", governing)
     with tempfile.TemporaryDirectory() as tmp:
         out["review"] = (review, review_docx(review, Path(tmp) / "review.docx").read_bytes())
     return out

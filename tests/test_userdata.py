@@ -207,3 +207,50 @@ def test_feedback_and_conversations_survive_a_server_restart(tmp_path):
         assert opened["turns"][0]["answer"]["text"] == answer["text"]
     finally:
         _stop(proc, log)
+
+
+# ---- python -m eval feedback ----------------------------------------------------------------------------------
+
+def test_eval_feedback_writes_questions_marked_for_review(tiny_kb, tmp_path):
+    from assistant.delivery.serving import Service
+    from assistant.delivery.workspace import Workspace
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+    from eval.cli import main
+    from eval.scoring import load_questions, retrieval_scores
+
+    assistant = Assistant(Settings(kb=tiny_kb.store.folder), kb=tiny_kb)
+    ws = Workspace(Service(assistant))
+    for e in ws.data.feedback():  # the module's knowledge base: only this test's feedback
+        ws.data.db.execute("DELETE FROM feedback WHERE id=?", (e.id,))
+    good = assistant.run("ask", "甲县司法局全年评查了多少卷案卷？", None).to_dict()
+    ws.rate("alice", good, "up", options={"filters": {}})
+    ws.rate("bob", good, "up")
+    bad = assistant.run("ask", "丙省行政规范性文件合法性审核时间一般不少于几个工作日？", None).to_dict()
+    ws.rate("alice", bad, "down", citation_error=True, comment="引的是第五条，不是第四条")
+    chk = assistant.run("check", "核对：甲县司法局全年评查案卷50卷。", None, claim="甲县司法局全年评查案卷50卷。").to_dict()
+    ws.rate(None, chk, "up")
+    ws.close()
+
+    out = tmp_path / "fb.jsonl"
+    assert main(["feedback", "--kb", str(tiny_kb.store.folder), "--out", str(out)]) == 0
+    qs = {q["question"]: q for q in load_questions(out)}  # the eval's own reader accepts the file
+    assert len(qs) == 3  # two votes on one question are one question
+    g = qs["甲县司法局全年评查了多少卷案卷？"]
+    assert g["review"]["status"] == "needs_review" and g["review"]["votes"] == {"up": 2, "down": 0, "citation_error": 0}
+    assert g["type"] == "fact" and g["mode"] == "ask" and g["expect_refusal"] is False
+    assert g["gold"] and all(x["doc"] == "a.txt" and x["evidence"] for x in g["gold"])
+    assert "46卷" in g["must_include"] and "[1]" not in g["reference_answer"]
+    # the gold is what the approved answer cited: the eval's scorer finds it in that answer's own passages
+    from eval.common import ranked_for
+    from vectorstore.retrieve import Retriever
+
+    hits = Retriever(tiny_kb).search(g["question"], None, k=10)
+    assert retrieval_scores(g, ranked_for(hits))["recall@5"] == 1.0
+    b = qs["丙省行政规范性文件合法性审核时间一般不少于几个工作日？"]
+    assert b["gold"] == [] and b["must_include"] == [] and b["review"]["comments"] == ["引的是第五条，不是第四条"]
+    assert b["review"]["cited"] and "wrong citation" in b["review"]["why"]
+    c = qs["核对：甲县司法局全年评查案卷50卷。"]
+    assert c["mode"] == "check" and c["claim"] == "甲县司法局全年评查案卷50卷。" and c["verdict"] == chk["verdict"]
+    assert c["review"]["settings"]["assistant"]["support_min"] == 0.5
+    assert main(["feedback", "--kb", str(tmp_path / "nowhere"), "--out", str(out)]) == 2

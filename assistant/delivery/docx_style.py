@@ -262,6 +262,7 @@ def add_table(doc, header: list[str], rows: list[list[str]], widths_mm: list[flo
     """A bordered table with a bold repeated header row and widths by content; [n] superscript in
     ``marked_columns``."""
     from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
     from docx.shared import Mm, Pt
@@ -286,16 +287,18 @@ def add_table(doc, header: list[str], rows: list[list[str]], widths_mm: list[flo
             tr_pr.append(el)
         for c, cell in enumerate(row.cells):
             cell.width = Mm(widths_mm[c])
-            p = cell.paragraphs[0]
-            p.paragraph_format.first_line_indent = Pt(0)
-            p.paragraph_format.line_spacing = 1.15
             text = str(values[c]) if c < len(values) else ""
-            if r == 0:
-                set_font(p.add_run(text), HEI, TABLE_PT)
-            elif c in marked_columns:
-                add_marked(p, text, BODY_FONT, TABLE_PT)
-            else:
-                set_font(p.add_run(text), BODY_FONT, TABLE_PT)
+            for k, line in enumerate(text.split("\n")):  # one paragraph a line: never a justified forced break
+                p = cell.paragraphs[0] if k == 0 else cell.add_paragraph()
+                p.alignment = WD_ALIGN_PARAGRAPH.LEFT
+                p.paragraph_format.first_line_indent = Pt(0)
+                p.paragraph_format.line_spacing = 1.15
+                if r == 0:
+                    set_font(p.add_run(line), HEI, TABLE_PT)
+                elif c in marked_columns:
+                    add_marked(p, line, BODY_FONT, TABLE_PT)
+                else:
+                    set_font(p.add_run(line), BODY_FONT, TABLE_PT)
     return table
 
 

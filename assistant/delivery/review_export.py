@@ -64,7 +64,7 @@ def to_docx(r: Review, path: str | Path) -> Path:
                "supported": (0x00, 0x80, 0x00)}
     title = "法治政府建设年度报告审阅意见"
     d = ds.new_document(title, r.title or "")
-    ds.add_title(d, title, f"（{r.title}）" if r.title else "")
+    ds.add_title(d, title, f"（{r.agency}）" if r.agency else "")
     ds.add_table(d, ["项目", "结果"], [[k, str(v)] for k, v in _summary_rows(r)])
     ds.add_heading(d, 1, "结构完整性")
     ds.body(d, f"依据：{r.template_source}")
