@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_queued_uploads: int = Field(default=8, description=(
         "background upload jobs waiting or running at once in one server (more are refused with 429)"))
     max_field_chars: int = Field(default=500, description="longest metadata field (title, issuer…) of a document")
+    max_saved_turns: int = Field(default=200, description=(
+        "most turns one saved conversation keeps (the oldest are dropped when it is saved; the API answers 422)"))
     login_attempts: int = Field(default=5, description=(
         "wrong passwords allowed from one client address per login_window seconds before it is refused (429)"))
     login_window: float = Field(default=300.0, description="seconds over which wrong passwords are counted")

@@ -40,12 +40,12 @@ def add_routes(app, workspace: Workspace, require_user, settings) -> None:
         answer: AnswerPart
         rating: Literal["up", "down"] | None = None
         citation_error: bool = False
-        comment: Annotated[str, Field(max_length=qmax)] = ""
+        comment: Annotated[str, Field(max_length=fmax)] = ""
         standalone_question: Annotated[str, Field(max_length=qmax)] = ""
         options: dict | None = None
         id: Annotated[str, Field(max_length=64)] | None = None
 
-    Turns = Annotated[list[dict], Field(max_length=500)]
+    Turns = Annotated[list[dict], Field(max_length=settings.max_saved_turns)]
 
     class ConversationIn(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -154,7 +154,7 @@ class WebWorkspace:
         elif action == "citation":
             fb["citation_error"] = not fb.get("citation_error")
         else:
-            fb["comment"] = str(data.get("fb_comment") or "").strip()[:500]
+            fb["comment"] = str(data.get("fb_comment") or "").strip()[: self.ws.settings.max_field_chars]
         if not (fb.get("rating") or fb.get("citation_error") or fb.get("comment")):
             return gr.skip(), gr.skip()  # nothing to record (a note left empty, a wrong citation taken back)
         entry = self.ws.rate(user, turn["answer"], fb.get("rating"), bool(fb.get("citation_error")), fb.get("comment") or "",

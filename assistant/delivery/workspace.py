@@ -58,7 +58,7 @@ class Workspace:
         entry = FeedbackEntry(
             user_name=user_of(user), mode=str(answer.get("mode") or "ask"), question=str(answer.get("question") or ""),
             answer_text=str(answer.get("text") or ""), rating=rating, citation_error=bool(citation_error),
-            comment=(comment or "").strip(), standalone=(standalone or "").strip(), refused=bool(answer.get("refused")),
+            comment=(comment or "").strip()[: self.settings.max_field_chars], standalone=(standalone or "").strip(), refused=bool(answer.get("refused")),
             sources=list(answer.get("sources") or []), answer=dict(answer), settings=self.settings_snapshot(options),
             conversation_id=conversation_id, turn_id=turn_id, id=entry_id or "")
         try:
@@ -83,7 +83,7 @@ class Workspace:
              title: str | None = None) -> Conversation:
         """Create (no ``conv_id``) or update a conversation with these turns; a new one is titled by its
         first question unless ``title`` is given."""
-        kept = stored_turns(turns)
+        kept = stored_turns(turns)[-max(1, int(self.settings.max_saved_turns)):]
         if conv_id:
             conv = self.conversation(conv_id, user)
             conv.turns = kept
