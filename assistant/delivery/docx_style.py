@@ -308,9 +308,12 @@ def add_references(doc, number: int, refs: list[tuple[int, str, str]]) -> None:
 
     if not refs:
         return
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
     add_heading(doc, number, "参考来源")
     for n, citation, quote in refs:
         p = doc.add_paragraph()
+        p.alignment = WD_ALIGN_PARAGRAPH.LEFT  # a justified line before a break would be spread out
         p.paragraph_format.left_indent = Pt(BODY_PT * 2)
         p.paragraph_format.first_line_indent = Pt(-BODY_PT * 2)
         p.add_run(f"[{n}] ")

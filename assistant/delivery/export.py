@@ -30,6 +30,7 @@ def as_dict(answer) -> dict:
 def doc_title(a: dict) -> str:
     mode = MODE_ZH.get(a.get("mode", ""), "回答")
     q = (a.get("question") or "").strip().replace("\n", " ")
+    q = re.sub(r"^核对\s*[:：]\s*", "", q) if a.get("mode") == "check" else q  # not 核对：核对：…
     if len(q) > 40:
         q = q[:40] + "…"
     return f"{mode}：{q}" if q else mode
