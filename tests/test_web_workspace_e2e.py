@@ -36,8 +36,8 @@ class Server:
     """The real app (as `fazhi serve` builds it) on 127.0.0.1; ``restart()`` stops it and builds a new app over
     the same knowledge-base folder (new Service, new Workspace, new database connections)."""
 
-    def __init__(self, kb) -> None:
-        self.kb, self.port = kb, _free_port()
+    def __init__(self, kb, auth: str | None = None) -> None:
+        self.kb, self.port, self.auth = kb, _free_port(), auth
         self.start()
 
     def start(self) -> None:
@@ -47,7 +47,7 @@ class Server:
         from assistant.service import Assistant
         from assistant.settings import Settings
 
-        self.app = create_app(Assistant(Settings(kb=self.kb.store.folder, corpus=str(CORPUS)), kb=self.kb), None)
+        self.app = create_app(Assistant(Settings(kb=self.kb.store.folder, corpus=str(CORPUS)), kb=self.kb), self.auth)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -158,11 +158,11 @@ def test_feedback_buttons_record_the_answer_with_its_sources(page, server):
     page.wait_for_selector('.fz-fb[data-turn="1"] .fz-fb-saved', timeout=30000)
     assert "已记录：有帮助" in page.locator('.fz-fb[data-turn="1"] .fz-fb-saved').inner_text()
     assert page.locator('.fz-fb[data-turn="1"] [data-action="up"]').get_attribute("aria-pressed") == "true"
-    (entry,) = [e for e in server.data.feedback("local") if e.question == Q1]
+    conv_id = server.data.conversations("local")[0].id  # this run's (a reused knowledge base keeps older feedback)
+    (entry,) = [e for e in server.data.feedback("local") if e.question == Q1 and e.conversation_id == conv_id]
     assert entry.rating == "up" and not entry.citation_error
     assert "3件" in entry.answer_text and entry.sources and entry.sources[0]["quote"]
     assert entry.settings["request"]["n"] == 5 and entry.settings["assistant"]["llm_backend"] == "extractive"
-    assert entry.conversation_id == server.data.conversations("local")[0].id
     answer_sources = turn.locator(".fz-a-side .fz-src").count()
     assert len(entry.sources) == answer_sources
 
@@ -172,7 +172,7 @@ def test_feedback_buttons_record_the_answer_with_its_sources(page, server):
     page.fill('.fz-fb[data-turn="1"] .fz-fb-note', "来源[1]的段落没有写办结数")
     page.locator('.fz-fb[data-turn="1"] [data-action="comment"]').click()
     page.wait_for_function("document.querySelector('.fz-fb[data-turn=\"1\"] .fz-fb-saved')?.innerText.includes('已附说明')")
-    (entry2,) = [e for e in server.data.feedback("local") if e.question == Q1]
+    (entry2,) = [e for e in server.data.feedback("local") if e.question == Q1 and e.conversation_id == conv_id]
     assert entry2.id == entry.id and entry2.citation_error and entry2.comment == "来源[1]的段落没有写办结数"
     assert page.locator('.fz-fb[data-turn="1"] .fz-fb-note').input_value() == "来源[1]的段落没有写办结数"
     shot(page, "e2e-20-feedback", "feedback.png")
@@ -222,6 +222,49 @@ def test_conversations_are_listed_reopened_renamed_and_survive_a_restart(page, s
     from assistant.delivery.workspace import title_for
 
     assert [c.title for c in server.data.conversations("local")] == [title_for(Q3)]
+
+
+def test_with_login_each_account_sees_only_its_own_conversations(page, corpus_kb):
+    """FAZHI_AUTH with two accounts: what alice saves and rates is hers; bob, logged in beside her, sees none of it."""
+    kb, _ = corpus_kb
+    srv = Server(kb, "alice:pw-a,bob:pw-b")
+    for user in ("alice", "bob"):
+        for c in srv.data.conversations(user):
+            srv.data.delete_conversation(c.id, user)
+    try:
+        browser = page.context.browser  # the module's browser; a context (own cookies) per account
+
+        def login(user: str, password: str):
+            pg = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN").new_page()
+            pg.goto(srv.url)
+            pg.locator("input[type=text], input:not([type])").first.fill(user)
+            pg.locator("input[type=password]").fill(password)
+            pg.get_by_role("button", name="登录").click()
+            pg.wait_for_selector("#fz-conv .fz-welcome", timeout=60000)
+            return pg
+
+        alice = login("alice", "pw-a")
+        ask(alice, Q3)
+        assert wait_listed(alice, 1)[0].startswith(Q3[:20])
+        alice.locator('.fz-fb[data-turn="1"] [data-action="down"]').click()
+        alice.wait_for_selector('.fz-fb[data-turn="1"] .fz-fb-saved', timeout=30000)
+        from vectorstore.userdata import Conversation
+
+        srv.data.save_conversation(Conversation(user_name="bob", title="鲍勃自己的对话", turns=[]))
+        bob = login("bob", "pw-b")
+        assert wait_listed(bob, 1)[0].startswith("鲍勃自己的对话")  # his own, not alice's
+        assert [c.title for c in srv.data.conversations("alice")] == [Q3]
+        alice_conv = srv.data.conversations("alice")[0].id
+        assert [e.rating for e in srv.data.feedback("alice") if e.conversation_id == alice_conv] == ["down"]
+        assert not [e for e in srv.data.feedback("bob") if e.conversation_id == alice_conv]
+        alice.reload()
+        alice.wait_for_selector("#fz-conv .fz-welcome", timeout=60000)
+        assert wait_listed(alice, 1)[0].startswith(Q3[:20])  # still hers after a reload
+        shot(alice, "e2e-22-login-alice")
+        alice.context.close()
+        bob.context.close()
+    finally:
+        srv.stop()
 
 
 def test_nothing_was_fetched_from_outside(page):
