@@ -328,7 +328,7 @@ def test_review_page_reviews_an_uploaded_draft(page, tmp_path):
     dl.value.save_as(path)
     import docx
 
-    assert docx.Document(str(path)).tables[0].rows[0].cells[0].text == "报告"
+    assert docx.Document(str(path)).tables[0].rows[1].cells[0].text == "报告"  # under the 项目|结果 header
 
 
 def test_draft_section_in_the_browser(page):
