@@ -105,8 +105,10 @@ def test_api_feedback_is_stored_with_question_answer_sources_and_settings(tiny_k
         assert c.post("/api/feedback", json={"answer": {"text": "x"}, "rating": "up"}).status_code == 422  # no mode
         assert c.post("/api/feedback", json={"answer": answer, "rating": "up", "id": "0" * 32}).status_code == 404
         # without login, a write from another site's page is refused
-        r = c.post("/api/feedback", json={"answer": answer, "rating": "up"}, headers={"Origin": "http://evil.example"})
-        assert r.status_code == 403
+        evil = {"Origin": "http://evil.example"}
+        assert c.post("/api/feedback", json={"answer": answer, "rating": "up"}, headers=evil).status_code == 403
+        assert c.post("/api/conversations", json={"turns": []}, headers=evil).status_code == 403
+        assert c.delete("/api/jobs/x", headers=evil).status_code == 403  # cancelling an upload: the same rule
 
 
 def test_api_conversations_per_user_list_open_rename_delete(tiny_kb):
