@@ -256,3 +256,19 @@ def test_eval_feedback_writes_questions_marked_for_review(tiny_kb, tmp_path):
     assert c["mode"] == "check" and c["claim"] == "甲县司法局全年评查案卷50卷。" and c["verdict"] == chk["verdict"]
     assert c["review"]["settings"]["assistant"]["support_min"] == 0.5
     assert main(["feedback", "--kb", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+
+
+def test_user_data_that_cannot_be_opened_is_a_503_not_a_crash(tiny_kb, tmp_path, monkeypatch):
+    """The database path under a plain file (ENOTDIR): the app starts; rating says why it cannot be saved."""
+    from assistant.delivery.serving import Service, ServiceError
+    from assistant.delivery.workspace import Workspace
+    from assistant.service import Assistant
+    from assistant.settings import Settings
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setattr(tiny_kb.store, "db_path", blocker / "fazhi.sqlite3")
+    ws = Workspace(Service(Assistant(Settings(kb=tiny_kb.store.folder), kb=tiny_kb)))  # opening is deferred
+    with pytest.raises(ServiceError) as err:
+        ws.rate("alice", {"mode": "ask", "question": "q", "text": "a"}, "up")
+    assert err.value.status == 503 and "无法保存反馈和对话" in str(err.value)

@@ -9,6 +9,7 @@ the list reopens, renames and deletes them. The user is the login name, or the o
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 
 import gradio as gr
 
@@ -27,6 +28,7 @@ ICONS = {  # feather icons (MIT): no icon font, nothing fetched
                             '0z"/><line x1="12" y1="9" x2="12" y2="13"/><line x1="12" y1="17" x2="12.01" y2="17"/>'),
 }
 LABELS = {"up": "有帮助", "down": "没帮助", "citation": "引用有误"}
+log = logging.getLogger("fazhi.web")
 
 FEEDBACK_JS = """
 element.addEventListener('click', (ev) => {
@@ -136,9 +138,15 @@ class WebWorkspace:
             return
         new[-1]["options"] = options
         try:
-            conv = self.ws.save(user, new, conv_id)
-        except ServiceError:  # the open conversation was deleted meanwhile (another tab): a new one
-            conv = self.ws.save(user, new, None)
+            try:
+                conv = self.ws.save(user, new, conv_id)
+            except ServiceError as exc:
+                if exc.status != 404:
+                    raise
+                conv = self.ws.save(user, new, None)  # the open one was deleted meanwhile (another tab): a new one
+        except ServiceError as exc:  # the user data cannot be written: the answer stands, unsaved
+            log.warning("conversation not saved: %s", exc)
+            return
         yield (gr.skip(),) * 5 + (conv.id, self.listed(user, conv.id), conv.title)
 
     def on_feedback(self, turns, conv_id, evt: gr.EventData, request: gr.Request):
@@ -157,9 +165,12 @@ class WebWorkspace:
             fb["comment"] = str(data.get("fb_comment") or "").strip()[: self.ws.settings.max_field_chars]
         if not (fb.get("rating") or fb.get("citation_error") or fb.get("comment")):
             return gr.skip(), gr.skip()  # nothing to record (a note left empty, a wrong citation taken back)
-        entry = self.ws.rate(user, turn["answer"], fb.get("rating"), bool(fb.get("citation_error")), fb.get("comment") or "",
-                             turn.get("standalone") or "", turn.get("options"), entry_id=fb.get("id"),
-                             conversation_id=conv_id, turn_id=tid)
+        try:
+            entry = self.ws.rate(user, turn["answer"], fb.get("rating"), bool(fb.get("citation_error")),
+                                 fb.get("comment") or "", turn.get("standalone") or "", turn.get("options"),
+                                 entry_id=fb.get("id"), conversation_id=conv_id, turn_id=tid)
+        except ServiceError as exc:  # shown to the user as a notice, the page stays as it was
+            raise gr.Error(str(exc).split(" / ")[0]) from None
         fb["id"] = entry.id
         turn["feedback"] = fb
         if conv_id:
@@ -199,7 +210,10 @@ class WebWorkspace:
     def on_delete(self, conv_id, request: gr.Request):
         if not conv_id:
             return gr.Row(visible=False), message_html("请先打开要删除的对话。", "bad")
-        conv = self.ws.conversation(conv_id, user_of(getattr(request, "username", None)))
+        try:
+            conv = self.ws.conversation(conv_id, user_of(getattr(request, "username", None)))
+        except ServiceError as exc:
+            return gr.Row(visible=False), message_html(str(exc).split(" / ")[0], "bad")
         return gr.Row(visible=True), message_html(f"确定删除对话“{conv.title}”？此操作不可撤销。", "bad")
 
     def on_confirm(self, conv_id, request: gr.Request):

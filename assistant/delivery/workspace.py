@@ -39,7 +39,17 @@ class Workspace:
     def __init__(self, service) -> None:
         self.service = service
         self.settings = service.assistant.settings
-        self.data = UserData(Path(service.kb.store.db_path))
+        self._data: UserData | None = None
+
+    @property
+    def data(self) -> UserData:
+        """The store, opened on first use (a folder that cannot be written fails here, not at start-up)."""
+        if self._data is None:
+            try:
+                self._data = UserData(Path(self.service.kb.store.db_path))
+            except UserDataError as exc:
+                raise ServiceError(f"无法保存反馈和对话：{exc} / user data unavailable", 503) from None
+        return self._data
 
     def settings_snapshot(self, options: dict | None = None) -> dict:
         s = {k: getattr(self.settings, k, None) for k in ANSWER_SETTINGS}
@@ -107,7 +117,9 @@ class Workspace:
             raise ServiceError("没有这个对话 / no such conversation", 404)
 
     def close(self) -> None:
-        self.data.close()
+        if self._data is not None:
+            self._data.close()
+            self._data = None
 
 
 def workspace_of(service) -> Workspace:
