@@ -9,8 +9,9 @@ LLAMA_CMAKE_ARGS := -DGGML_BLAS=OFF -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF
 
 # Debian packages for the browser tests and CJK screenshots: chromium (driven by Playwright's python
 # client; no browser is ever downloaded) and a Chinese font (also used to render the OCR test pages);
-# LibreOffice Writer (headless) and antiword read .doc/.wps files. Skipped when already installed.
-SYSTEM_PKGS := chromium fonts-wqy-microhei libreoffice-writer-nogui antiword
+# LibreOffice Writer (headless) and antiword read .doc/.wps files; the AR PL 楷/明 fonts stand in for 楷体 and
+# 仿宋/宋体 when the Word exports are rendered to PDF (tests/gongwen-fonts.conf). Skipped when already installed.
+SYSTEM_PKGS := chromium fonts-wqy-microhei libreoffice-writer-nogui antiword fonts-arphic-ukai fonts-arphic-uming
 
 $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps
