@@ -9,10 +9,12 @@ LLAMA_CMAKE_ARGS := -DGGML_BLAS=OFF -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF
 
 # Debian packages for the browser tests and CJK screenshots: chromium (driven by Playwright's python
 # client; no browser is ever downloaded) and a Chinese font (also used to render the OCR test pages);
-# LibreOffice Writer (headless) and antiword read .doc/.wps files; PostgreSQL for the scale-out tests (several
-# app servers on one database: the tests start and stop their own cluster in a temporary folder, nothing runs
-# as a service). Skipped when already installed.
-SYSTEM_PKGS := chromium fonts-wqy-microhei libreoffice-writer-nogui antiword postgresql
+# LibreOffice Writer (headless) and antiword read .doc/.wps files; the AR PL 楷/明 fonts stand in for 楷体 and
+# 仿宋/宋体 when the Word exports are rendered to PDF (tests/gongwen-fonts.conf); PostgreSQL for the scale-out
+# tests (several app servers on one database: the tests start and stop their own cluster in a temporary folder,
+# nothing runs as a service). Skipped when already installed.
+SYSTEM_PKGS := chromium fonts-wqy-microhei libreoffice-writer-nogui antiword fonts-arphic-ukai fonts-arphic-uming \
+  postgresql
 
 $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory system-deps

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         "longest corrected text of one chunk (chunk editing on the 文档查看 page and the API; 422 beyond)"))
     retrieval_test_k: int = Field(default=20, description=(
         "most passages the 检索测试 page and POST /api/retrieval list (each with its BM25, dense and fused ranks)"))
+    max_saved_turns: int = Field(default=200, description=(
+        "most turns one saved conversation keeps (the oldest are dropped when it is saved; the API answers 422)"))
     login_attempts: int = Field(default=5, description=(
         "wrong passwords allowed from one client address per login_window seconds before it is refused (429)"))
     login_window: float = Field(default=300.0, description="seconds over which wrong passwords are counted")

@@ -1,5 +1,6 @@
-"""`python -m eval retrieval|answers|compare --questions FILE [--json]`, `python -m eval bench`, `python -m eval ocr`
-and `python -m eval llm` (a real llama.cpp server: first-token and answer times, citation-rule outcomes).
+"""`python -m eval retrieval|answers|compare --questions FILE [--json]`, `python -m eval bench`, `python -m eval ocr`,
+`python -m eval llm` (a real llama.cpp server: first-token and answer times, citation-rule outcomes) and
+`python -m eval feedback` (stored answer feedback as questions to review).
 
 Drives the same public functions a user calls (KnowledgeBase, Retriever, the assistant's modes).
 The knowledge base is built (incrementally) from ``--corpus`` into ``--kb`` first.
@@ -117,12 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     from .llm import add_parser as add_llm_parser
 
     add_llm_parser(sub)
+    from .feedback import add_parser as add_feedback_parser
+
+    add_feedback_parser(sub)
     args = p.parse_args(argv)
     args.argv = argv
     if args.command == "ocr":
         from .ocr import main as ocr_main
 
         return ocr_main(args)
+    if args.command == "feedback":
+        from .feedback import main as feedback_main
+
+        return feedback_main(args)
     if not args.questions.is_file():
         print(f"error: no questions file {args.questions}", file=sys.stderr)
         return 2

@@ -164,7 +164,7 @@ def test_export_endpoint(client):
     from docx import Document
 
     paras = [p.text for p in Document(io.BytesIO(r.content)).paragraphs]
-    assert "参考来源" in paras and any(p.startswith("[1] ") for p in paras)
+    assert any(p.endswith("、参考来源") for p in paras) and any(p.startswith("[1] ") for p in paras)
     r = client.post("/api/export?format=md", json=a)
     assert r.status_code == 200 and "## 参考来源" in r.text
     assert client.post("/api/export?format=pdf", json=a).status_code == 422

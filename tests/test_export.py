@@ -35,13 +35,13 @@ def test_docx_has_body_markers_and_numbered_references_at_the_end():
     assert "甲县司法局全年评查了多少卷案卷？" in text
     assert "评查案卷46卷[1]" in text
     # references: a heading, then one paragraph per source, in order, after the body
-    ref_idx = paras.index("参考来源")
+    ref_idx = paras.index("三、参考来源")  # the last numbered heading, after 一、回答 and 二、核验提示
     refs = [p for p in paras[ref_idx + 1:] if p.strip()]
     assert refs[0].startswith("[1] 《甲县司法局2020年法治政府建设情况报告1》")
     assert "甲司〔2021〕1号" in refs[0] and "二、严格规范公正文明执法" in refs[0]
     assert "“全年开展行政执法案卷评查2次，评查案卷46卷”" in refs[0]
     assert refs[1].startswith("[2] ") and "第3页" in refs[1]
-    assert ref_idx > paras.index("回答")
+    assert ref_idx > paras.index("一、回答")
     # the dropped statement is listed under 核验提示, struck through
     flag_para = next(p for p in doc.paragraphs if "全年评查案卷100卷" in p.text)
     assert "已删除" in flag_para.text and any(r.font.strike for r in flag_para.runs)
@@ -49,6 +49,7 @@ def test_docx_has_body_markers_and_numbered_references_at_the_end():
     body = next(p for p in doc.paragraphs if "评查案卷46卷[1]" in p.text and "参考" not in p.text)
     assert any(r.text == "[1]" and r.font.superscript for r in body.runs)
     assert doc.core_properties.title.startswith("问答：")
+    assert round(doc.sections[0].page_width.mm) == 210 and doc.styles["Normal"].font.size.pt == 16  # A4, 三号
 
 
 def test_docx_compare_is_a_table_and_check_has_coloured_verdicts():
@@ -93,7 +94,7 @@ def test_draft_quiz_and_refusal_exports():
     draft = Answer(mode="draft", question="第一责任人履职情况", text="（第一责任人履职情况）\n某某区司法局主要负责人召开专题会议【数字】次[1]\n说明：以上段落改写自所引单位的报告原文。",
                    sources=[_source(1, "召开专题会议8次")], draft=[{"text": "…", "sources": [1], "example_agency": "甲县"}])
     doc = Document(io.BytesIO(export.to_docx(draft)))
-    assert "正文" in [p.text for p in doc.paragraphs]
+    assert "一、正文" in [p.text for p in doc.paragraphs]
     assert any("【数字】次[1]" in p.text for p in doc.paragraphs)
     quiz = Answer(mode="quiz", question="案卷评查", text="1. 填空：…", sources=[_source(1, "评查案卷46卷")],
                   quiz=[{"type": "choice", "question": "选择：评查案卷____", "options": ["30卷", "46卷", "50卷", "12卷"],

@@ -81,6 +81,21 @@ def test_the_record_lives_in_postgres_and_the_advisory_lock_serialises_writers(p
         assert b.store.doc_chunks("c.txt")[0].text.endswith("（已更正）")
         assert [o.ordinal for o in b.overrides.for_hash(b.store.doc_hash("c.txt"))] == [first.ordinal]
         assert a.store.check() == {}
+        # feedback and conversations (vectorstore/userdata.py) live in the shared database too
+        from vectorstore.userdata import Conversation, FeedbackEntry, UserData
+
+        ua, ub = UserData(a.store.database), UserData(b.store.database)
+        try:
+            e = ua.save_feedback(FeedbackEntry(user_name="alice", mode="ask", question="甲县评查了多少卷？",
+                                               answer_text="评查案卷46卷[1]。", rating="down", citation_error=True,
+                                               sources=[{"number": 1, "doc_id": "a.txt", "quote": "46卷"}]))
+            ua.save_conversation(Conversation(user_name="alice", title="第一次", turns=[{"id": 1, "question": "问一"}]))
+            (got,) = ub.feedback("alice")
+            assert (got.id, got.rating, got.citation_error, got.sources[0]["quote"]) == (e.id, "down", True, "46卷")
+            assert [c.title for c in ub.conversations("alice")] == ["第一次"] and ub.conversations("bob") == []
+        finally:
+            ua.close()
+            ub.close()
 
         # one writer at a time across stores: while a holds the lock, b cannot take it
         held, release = threading.Event(), threading.Event()

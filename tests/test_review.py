@@ -126,7 +126,7 @@ def test_review_sheet_exports(ctx, tmp_path):
     assert "结构完整性" in md and "缺失" in md and "与来源不符" in md
     path = to_docx(r, tmp_path / "review.docx")
     d = docx.Document(str(path))
-    assert d.tables and d.tables[0].rows[0].cells[0].text == "报告"
+    assert d.tables and [c.text for c in d.tables[0].rows[0].cells] == ["项目", "结果"] and d.tables[0].rows[1].cells[0].text == "报告"
     body = "\n".join(p.text for p in d.paragraphs)
     assert "参考来源" in body and "[1]" in body
 

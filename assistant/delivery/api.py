@@ -315,4 +315,8 @@ def create_api(service: Service, users: list[tuple[str, str]] | None = None):
         return Response(data, media_type=media,
                         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
+    from .api_userdata import add_routes  # feedback and saved conversations
+    from .workspace import workspace_of
+
+    add_routes(app, workspace_of(service), require_user, settings)
     return app

@@ -30,6 +30,7 @@ def as_dict(answer) -> dict:
 def doc_title(a: dict) -> str:
     mode = MODE_ZH.get(a.get("mode", ""), "回答")
     q = (a.get("question") or "").strip().replace("\n", " ")
+    q = re.sub(r"^核对\s*[:：]\s*", "", q) if a.get("mode") == "check" else q  # not 核对：核对：…
     if len(q) > 40:
         q = q[:40] + "…"
     return f"{mode}：{q}" if q else mode
@@ -130,157 +131,85 @@ def to_markdown(answer, title: str | None = None) -> str:
 
 # ---- Word -------------------------------------------------------------------------------------------
 
-def _set_font(run_or_style, name: str, size_pt: float | None = None, bold: bool | None = None, color=None) -> None:
-    from docx.oxml.ns import qn
-    from docx.shared import Pt, RGBColor
-
-    font = run_or_style.font
-    font.name = name
-    element = run_or_style.element
-    rpr = element.get_or_add_rPr()
-    rfonts = rpr.find(qn("w:rFonts"))
-    if rfonts is None:
-        rfonts = rpr.makeelement(qn("w:rFonts"), {})
-        rpr.append(rfonts)
-    rfonts.set(qn("w:eastAsia"), name)
-    if size_pt:
-        font.size = Pt(size_pt)
-    if bold is not None:
-        font.bold = bold
-    if color is not None:
-        font.color.rgb = RGBColor(*color)
-
-
-def _add_marked(paragraph, text: str, color=None) -> None:
-    """Text with [n] markers as superscript runs."""
-    pos = 0
-    for m in MARKER_RE.finditer(text):
-        if m.start() > pos:
-            r = paragraph.add_run(text[pos:m.start()])
-            if color:
-                _set_font(r, "仿宋", color=color)
-        r = paragraph.add_run(m.group(0))
-        r.font.superscript = True
-        pos = m.end()
-    if pos < len(text):
-        r = paragraph.add_run(text[pos:])
-        if color:
-            _set_font(r, "仿宋", color=color)
-
-
 VERDICT_RGB = {"supported": (0x1B, 0x7F, 0x3B), "contradicted": (0xC0, 0x26, 0x26), "not_found": (0x6B, 0x72, 0x80)}
 
 
+def _date_zh() -> str:
+    d = _dt.date.today()
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
 def to_docx(answer, title: str | None = None) -> bytes:
-    """The answer as a .docx: title, question, body (tables for compare), 核验提示, 参考来源 [1]…[n]."""
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt
+    """The answer as an A4 .docx in 公文 layout (``docx_style``): title, question, 一、回答 (a table with widths
+    by content for compare), 二、核验提示, and the numbered references last."""
+    from . import docx_style as ds
 
     a = as_dict(answer)
-    doc = Document()
-    normal = doc.styles["Normal"]
-    _set_font(normal, "仿宋", 12)
-    normal.paragraph_format.line_spacing = 1.4
-    for name in ("Title", "Heading 1", "Heading 2"):
-        _set_font(doc.styles[name], "黑体", bold=True, color=(0, 0, 0))
-    doc.core_properties.title = title or doc_title(a)
-    doc.core_properties.subject = a.get("question") or ""
-    doc.core_properties.author = "法治政府建设报告助手"
-
-    h = doc.add_heading(title or doc_title(a), level=0)
-    h.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    meta = doc.add_paragraph()
-    meta_run = meta.add_run(f"模式：{MODE_ZH.get(a.get('mode', ''), a.get('mode', ''))}    "
-                            f"生成时间：{_dt.datetime.now():%Y-%m-%d %H:%M}    来源：{len(a.get('sources') or [])}条")
-    meta_run.font.size = Pt(10)
-    q = doc.add_paragraph()
-    q.add_run("问题：").bold = True
+    head = title or doc_title(a)
+    doc = ds.new_document(head, a.get("question") or "")
+    sources = a.get("sources") or []
+    ds.add_title(doc, head, f"（{MODE_ZH.get(a.get('mode', ''), '回答')} · {_date_zh()} · 引用来源{len(sources)}条）")
+    q = ds.body(doc)
+    ds.set_font(q.add_run("问题："), ds.HEI)
     q.add_run((a.get("question") or "").strip())
 
     mode = a.get("mode")
-    doc.add_heading("正文" if mode == "draft" else "回答", level=1)
+    section = 1
+    ds.add_heading(doc, section, "正文" if mode == "draft" else "回答")
     if a.get("refused"):
         for ln in _text_lines(a):
             if ln.strip():
-                doc.add_paragraph(ln)
+                ds.body(doc, ln.strip())
     elif mode == "compare" and a.get("compare"):
         first = _text_lines(a)[0] if a.get("text") else ""
         if first:
-            doc.add_paragraph(first)
-        table = doc.add_table(rows=1, cols=5)
-        table.style = "Table Grid"
-        for cell, label in zip(table.rows[0].cells, ("单位", "年份", "做法", "关键数字", "来源")):
-            cell.text = ""
-            cell.paragraphs[0].add_run(label).bold = True
-        for r in a["compare"]:
-            cells = table.add_row().cells
-            cells[0].text = r.get("agency") or ""
-            cells[1].text = str(r.get("year") or "")
-            cells[2].text = ""
-            _add_marked(cells[2].paragraphs[0], "".join(
-                f"{t}[{n}]" for t, n in zip(r.get("practice") or [], r.get("sources") or [])))
-            cells[3].text = "、".join(r.get("figures") or [])
-            cells[4].text = _cites(r.get("sources"))
+            ds.body(doc, first)
+        rows = [[r.get("agency") or "", str(r.get("year") or ""),
+                 "\n".join(f"{t}[{n}]" for t, n in zip(r.get("practice") or [], r.get("sources") or [])),
+                 "、".join(r.get("figures") or []), _cites(r.get("sources"))] for r in a["compare"]]
+        ds.add_table(doc, ["单位", "年份", "做法", "关键数字", "来源"], rows, marked_columns=(2,))
     elif mode == "check" and a.get("claims"):
         if a.get("verdict"):
-            p = doc.add_paragraph()
-            r = p.add_run(f"总体结论：{VERDICT_ZH.get(a['verdict'], a['verdict'])}")
-            _set_font(r, "黑体", bold=True, color=VERDICT_RGB.get(a["verdict"]))
+            p = ds.body(doc)
+            ds.set_font(p.add_run(f"总体结论：{VERDICT_ZH.get(a['verdict'], a['verdict'])}"), ds.HEI,
+                        color=VERDICT_RGB.get(a["verdict"]))
         for i, c in enumerate(a["claims"], 1):
-            p = doc.add_paragraph()
-            r = p.add_run(f"{i}. 【{VERDICT_ZH.get(c.get('verdict'), c.get('verdict'))}】")
-            _set_font(r, "黑体", bold=True, color=VERDICT_RGB.get(c.get("verdict")))
-            p.add_run(c.get("claim") or "")
+            ds.add_heading(doc, i, c.get("claim") or "", level=2)
+            p = ds.body(doc)
+            ds.set_font(p.add_run(f"结论：{VERDICT_ZH.get(c.get('verdict'), c.get('verdict'))}"), ds.HEI,
+                        color=VERDICT_RGB.get(c.get("verdict")))
             if c.get("reason"):
-                doc.add_paragraph(f"说明：{c['reason']}")
+                ds.body(doc, f"说明：{c['reason']}")
             for e in c.get("evidence") or []:
-                _add_marked(doc.add_paragraph(), f"依据：{e.get('text', '')}[{e.get('source')}]")
+                ds.body(doc, f"依据：{e.get('text', '')}[{e.get('source')}]")
             for rq in c.get("requirements") or []:
-                _add_marked(doc.add_paragraph(), f"相关要求（{rq.get('doc_number') or rq.get('title') or ''}）："
-                                                 f"{rq.get('text', '')}[{rq.get('source')}]")
+                ds.body(doc, f"相关要求（{rq.get('doc_number') or rq.get('title') or ''}）：{rq.get('text', '')}[{rq.get('source')}]")
     elif mode == "quiz" and a.get("quiz"):
         for i, item in enumerate(a["quiz"], 1):
-            p = doc.add_paragraph()
-            p.add_run(f"{i}. （{QUIZ_TYPE_ZH.get(item.get('type'), '题目')}）").bold = True
+            p = ds.body(doc)
+            ds.set_font(p.add_run(f"{i}．（{QUIZ_TYPE_ZH.get(item.get('type'), '题目')}）"), ds.HEI)
             p.add_run(item.get("question") or "")
             for j, o in enumerate(item.get("options") or []):
-                doc.add_paragraph(f"{'ABCD'[j]}. {o}")
-            doc.add_paragraph(f"答案：{item.get('answer', '')}")
-            _add_marked(doc.add_paragraph(), f"依据：{item.get('evidence', '')}[{item.get('source')}]")
+                ds.body(doc, f"{'ABCD'[j]}. {o}")
+            ds.body(doc, f"答案：{item.get('answer', '')}")
+            ds.body(doc, f"依据：{item.get('evidence', '')}[{item.get('source')}]")
     else:
         for ln in _text_lines(a):
             if ln.strip():
-                p = doc.add_paragraph()
-                if mode == "draft":
-                    p.paragraph_format.first_line_indent = Pt(24)
-                _add_marked(p, ln.strip())
+                ds.body(doc, ln.strip())
 
     flags = _flags(a)
     if flags:
-        doc.add_heading("核验提示", level=2)
+        section += 1
+        ds.add_heading(doc, section, "核验提示")
         for f in flags:
-            p = doc.add_paragraph()
-            r = p.add_run(f"{FLAG_ACTION_ZH.get(f.get('action'), f.get('action'))}"
-                          f"（{FLAG_REASON_ZH.get(f.get('reason'), f.get('reason'))}）：")
-            r.bold = True
+            p = ds.body(doc)
+            ds.set_font(p.add_run(f"{FLAG_ACTION_ZH.get(f.get('action'), f.get('action'))}"
+                                  f"（{FLAG_REASON_ZH.get(f.get('reason'), f.get('reason'))}）："), ds.HEI)
             r2 = p.add_run(f["sentence"])
             r2.font.strike = f.get("action") == "dropped"
-
-    sources = a.get("sources") or []
-    if sources:
-        doc.add_heading("参考来源", level=1)
-        for s in sources:
-            p = doc.add_paragraph()
-            p.paragraph_format.left_indent = Pt(24)
-            p.paragraph_format.first_line_indent = Pt(-24)
-            p.add_run(f"[{s['number']}] ").bold = True
-            p.add_run(reference_line(s))
-            quote = (s.get("quote") or "").strip()
-            if quote:
-                qr = p.add_run(f"\n“{quote}”")
-                qr.italic = True
-                qr.font.size = Pt(10.5)
+    ds.add_references(doc, section + 1, [(s["number"], reference_line(s), (s.get("quote") or "").strip())
+                                         for s in sources])
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+USER_WRITES = ("/api/documents", "/api/jobs", "/api/feedback", "/api/conversations")  # API routes that change stored state
 
 
 async def _send_json(send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -82,9 +83,9 @@ def _host_of(value: str) -> str:
 
 
 def changes_state(method: str, path: str) -> bool:
-    """A request that can change the knowledge base: the document routes of the API and every call of the web
+    """A request that can change stored state: the document, upload-job, feedback and conversation routes of the API and every call of the web
     page (its uploads, deletions and edits go through Gradio's own routes)."""
-    return method in WRITE_METHODS and (path.startswith("/api/documents") or not path.startswith("/api/"))
+    return method in WRITE_METHODS and (path.startswith(USER_WRITES) or not path.startswith("/api/"))
 
 
 class SameOrigin:

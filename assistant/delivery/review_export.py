@@ -18,8 +18,7 @@ def _summary_rows(r: Review) -> list[tuple[str, str]]:
         ("事实性表述", f"共 {s['claims']} 句：一致 {s['supported']}，不符 {s['contradicted']}，"
                    f"未找到 {s['not_found']}，需本单位核实 {s['needs_agency_records']}"),
         ("上级要求覆盖", f"{s['requirements_addressed']}/{s['requirements']} 条有对应表述" if s["requirements"] else "未选择上级文件"),
-        ("用时", f"{r.seconds} 秒"),
-    ]
+    ]  # no timing line: how long the review took is no finding about the report
 
 
 def _refs(r: Review) -> list[str]:
@@ -57,47 +56,52 @@ def to_markdown(r: Review) -> str:
 
 
 def to_docx(r: Review, path: str | Path) -> Path:
-    import docx
-    from docx.shared import RGBColor
+    """The review sheet as an A4 .docx in 公文 layout (``docx_style``): the summary table (widths by content),
+    一、结构完整性 二、事实性表述核对 三、上级要求覆盖情况 (（一） per governing document), references last."""
+    from . import docx_style as ds
 
-    d = docx.Document()
-    d.add_heading("法治政府建设年度报告审阅意见", level=0)
-    table = d.add_table(rows=0, cols=2)
-    table.style = "Table Grid"
-    for k, v in _summary_rows(r):
-        cells = table.add_row().cells
-        cells[0].text, cells[1].text = k, str(v)
-    colours = {"missing": RGBColor(0xC0, 0x00, 0x00), "thin": RGBColor(0xB0, 0x6B, 0x00),
-               "contradicted": RGBColor(0xC0, 0x00, 0x00), "supported": RGBColor(0x00, 0x80, 0x00)}
-    d.add_heading("一、结构完整性", level=1)
-    d.add_paragraph(f"依据：{r.template_source}")
-    for p in r.parts:
-        para = d.add_paragraph(style="List Bullet")
-        run = para.add_run(f"{p.name}：{STATUS_ZH[p.status]}（{HOW_ZH[p.how]}）")
-        if p.status in colours:
-            run.font.color.rgb = colours[p.status]
+    colours = {"missing": (0xC0, 0x00, 0x00), "thin": (0xB0, 0x6B, 0x00), "contradicted": (0xC0, 0x00, 0x00),
+               "supported": (0x00, 0x80, 0x00)}
+    title = "法治政府建设年度报告审阅意见"
+    d = ds.new_document(title, r.title or "")
+    ds.add_title(d, title, f"（{r.agency}）" if r.agency else "")
+    ds.add_table(d, ["项目", "结果"], [[k, str(v)] for k, v in _summary_rows(r)])
+    ds.add_heading(d, 1, "结构完整性")
+    ds.body(d, f"依据：{r.template_source}")
+    for i, p in enumerate(r.parts, 1):
+        para = ds.body(d)
+        para.add_run(f"{i}．{p.name}：")
+        ds.set_font(para.add_run(f"{STATUS_ZH[p.status]}"), ds.HEI, color=colours.get(p.status) if p.required else None)
+        para.add_run(f"（{HOW_ZH[p.how]}）" + (f"，标题：{'；'.join(p.headings)}" if p.headings else ""))
         for e in p.examples:
-            d.add_paragraph(f"可参考 {e['agency']}：{e['text']}[{e['source']}]", style="List Bullet 2")
-    d.add_heading("二、事实性表述核对", level=1)
-    for c in r.claims:
-        para = d.add_paragraph(style="List Bullet")
-        run = para.add_run(f"【{VERDICT_ZH[c.verdict]}】")
-        if c.verdict in colours:
-            run.font.color.rgb = colours[c.verdict]
+            ds.add_marked(ds.body(d), f"可参考 {e['agency']}：{e['text']}[{e['source']}]", ds.KAI)
+    ds.add_heading(d, 2, "事实性表述核对")
+    for i, c in enumerate(r.claims, 1):
+        para = ds.body(d)
+        para.add_run(f"{i}．")
+        ds.set_font(para.add_run(f"【{VERDICT_ZH[c.verdict]}】"), ds.HEI, color=colours.get(c.verdict))
         para.add_run(c.sentence + (f"（{c.reason}）" if c.reason else ""))
         for e in c.evidence:
-            d.add_paragraph(f"依据：{e['text']}[{e['source']}]", style="List Bullet 2")
-    d.add_heading("三、上级要求覆盖情况", level=1)
+            ds.add_marked(ds.body(d), f"依据：{e['text']}[{e['source']}]", ds.KAI)
+    ds.add_heading(d, 3, "上级要求覆盖情况")
     if not r.requirements:
-        d.add_paragraph("未选择上级文件。")
+        ds.body(d, "未选择上级文件。")
+    doc_n, title_seen, item = 0, None, 0
     for q in r.requirements:
-        d.add_paragraph(f"【{'已覆盖' if q.addressed_by else '未见对应表述'}】{q.requirement}[{q.source}]",
-                        style="List Bullet")
+        if q.title != title_seen:
+            doc_n, title_seen, item = doc_n + 1, q.title, 0
+            ds.add_heading(d, doc_n, f"《{q.title}》", level=2)
+        item += 1
+        para = ds.body(d)
+        para.add_run(f"{item}．")
+        ds.set_font(para.add_run("【已覆盖】" if q.addressed_by else "【未见对应表述】"), ds.HEI,
+                    color=None if q.addressed_by else colours["thin"])
+        ds.add_marked(para, f"{q.requirement}[{q.source}]")
         for s in q.addressed_by:
-            d.add_paragraph(f"报告表述：{s}", style="List Bullet 2")
-    d.add_heading("参考来源", level=1)
-    for line in _refs(r):
-        d.add_paragraph(line)
+            ds.add_marked(ds.body(d), f"报告表述：{s}", ds.KAI)
+    ds.add_references(d, 4, [(s.number, f"《{s.title}》，{s.issuer}{'，' + str(s.year) + '年' if s.year else ''}"
+                              + (f"，{' > '.join(s.heading_path)}" if s.heading_path else ""), s.quote)
+                             for s in r.sources])
     out = Path(path)
     d.save(out)
     return out

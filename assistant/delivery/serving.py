@@ -26,6 +26,7 @@ mounts the Gradio UI beside them. Routes (JSON unless noted; HTTP Basic auth whe
     POST   /api/export?format=docx|md    Answer JSON -> file
     POST   /api/review?format=json|md|docx  multipart file=… or text=…[, agency, governing=DOC_ID…] -> review
     GET    /api/health              -> {status, documents} (no auth)
+    …/api/feedback, /api/conversations[/{id}]: answer feedback and saved conversations (``api_userdata``)
 """
 import logging
 import re

@@ -23,13 +23,14 @@ import gradio as gr  # noqa: E402
 from .api import Service, create_api, parse_auth  # noqa: E402
 from .bind import resolve_bind  # noqa: E402
 from .web_assets import CONV_JS, CSS  # noqa: E402
+from .web_workspace import FEEDBACK_JS, WORKSPACE_CSS, WebWorkspace, conversation_html  # noqa: E402
 from .cleanup import export_folder, sweep  # noqa: E402
 from .web_review import governing_choices, review_tab  # noqa: E402
 from .web_documents import DOC_TAB, doc_choices, documents_events, documents_tab, opener  # noqa: E402
 from .web_kb import kb_events, kb_tab  # noqa: E402
 from .examples import GENERIC_PLACEHOLDER, kb_examples  # noqa: E402
 from .web_render import (  # noqa: E402
-    ANY_YEAR, CJK_FONTS, KIND_CHOICES, MODES, MODE_HELP, MONO_FONTS, conversation_html,
+    ANY_YEAR, CJK_FONTS, KIND_CHOICES, MODES, MODE_HELP, MONO_FONTS,
     doc_rows, filters_from_fields, stats_html,
 )
 from .web_retrieval import retrieval_events, retrieval_tab  # noqa: E402
@@ -178,8 +179,9 @@ def build_blocks(service: Service, private: bool = False):
                                 f_to = gr.Dropdown(years, value=ANY_YEAR, label="截止年份", min_width=100, elem_id="fz-f-to")
                             f_kind = gr.CheckboxGroup(KIND_CHOICES, label="文档类型", elem_id="fz-f-kind")
                             reset = gr.Button("清除筛选", size="sm", variant="secondary")
+                        history = WebWorkspace(app).panel()  # 历史对话 (web_workspace.py)
                     with gr.Column(scale=4):
-                        conv = gr.HTML(conversation_html([], facets), elem_id="fz-conv", js_on_load=CONV_JS,
+                        conv = gr.HTML(conversation_html([], facets), elem_id="fz-conv", js_on_load=CONV_JS + FEEDBACK_JS,
                                        autoscroll=False, max_height=720, min_height=420)
                         with gr.Row(equal_height=True):
                             question = gr.Textbox(show_label=False, placeholder=placeholder["ask"], lines=1, max_lines=8,
@@ -210,8 +212,7 @@ def build_blocks(service: Service, private: bool = False):
         reset.click(lambda: ([], [], ANY_YEAR, ANY_YEAR, []), None, [f_issuer, f_region, f_from, f_to, f_kind], queue=False)
         ask_inputs = [question, mode, f_issuer, f_region, f_from, f_to, f_kind, agency, quiz_n, turns]
         ask_outputs = [conv, turns, question, dl_docx, dl_md]
-        send.click(app.submit, ask_inputs, ask_outputs, concurrency_limit=4)
-        question.submit(app.submit, ask_inputs, ask_outputs, concurrency_limit=4)
+        history.wire(demo, (send.click, question.submit), ask_inputs, ask_outputs, conv, clear)  # asks, saves, rates
 
         def on_clear():
             return conversation_html([], app.stats()), [], gr.DownloadButton(value=None, interactive=False), \
@@ -275,7 +276,7 @@ def create_app(assistant, auth: str | list[tuple[str, str]] | None = None):
         api, blocks, path="/", auth=users or None,
         auth_message="法治政府建设报告助手：请输入用户名和密码" if users else None,
         footer_links=[], run_history=False, show_error=True, max_file_size=f"{max_mb}mb",
-        theme=_theme(), css=CSS, ssr_mode=False, mcp_server=False, pwa=False,
+        theme=_theme(), css=CSS + WORKSPACE_CSS, ssr_mode=False, mcp_server=False, pwa=False,
         i18n=gr.I18n(en=UI_STRINGS, **{"en-US": UI_STRINGS}),
     )
     app.state.service = service
