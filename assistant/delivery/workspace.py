@@ -46,7 +46,8 @@ class Workspace:
         """The store, opened on first use (a folder that cannot be written fails here, not at start-up)."""
         if self._data is None:
             try:
-                self._data = UserData(self.service.kb.store.database)  # SQLite or the shared PostgreSQL
+                store = self.service.kb.store  # the shared PostgreSQL database, else the folder's fazhi.sqlite3
+                self._data = UserData(store.database if store.database.url else Path(store.db_path))
             except UserDataError as exc:
                 raise ServiceError(f"无法保存反馈和对话：{exc} / user data unavailable", 503) from None
         return self._data
