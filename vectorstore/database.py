@@ -15,6 +15,11 @@ How a table module uses it (``Store.database`` is the ``Database``; pass it to t
     with database.snapshot() as db:                   # several reads that must agree with one another
         ...
 
+A module whose writes are not part of the store's commit protocol (``userdata.py``) opens a ``Database`` of
+its own on the same place, ``Database(store.database.folder, store.database.url)``, so its short transactions
+never interleave with the store's on one connection; a module whose rows must change with the store's
+(``overrides.py``) writes on ``store.db`` inside ``store._tx()`` under ``store._write_lock()``.
+
 Write SQL in the common subset: ``?`` placeholders (rewritten to ``%s`` for PostgreSQL), ``ON CONFLICT``
 upserts (never ``INSERT OR REPLACE``/``OR IGNORE``: use ``ON CONFLICT DO NOTHING``), the schema tokens
 ``{blob}`` (BLOB/BYTEA), ``{serial_pk}`` (an auto-numbered integer key) and ``{now}`` (the UTC time as text),
