@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +14,8 @@ from conftest import ROOT, TINY_REPORT, write_tiny_corpus
 from vectorstore.kb import KnowledgeBase
 from vectorstore.retrieve import Filters, Retriever
 
-CHROMA = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+from eval.cluster import CHROMA, ChromaServer  # noqa: E402 - the one `chroma run` helper (eval and tests)
+
 pytestmark = pytest.mark.skipif(CHROMA is None, reason="the chroma CLI (chromadb package) is not installed")
 
 EXTRA = (
@@ -27,52 +23,6 @@ EXTRA = (
     "一、推进行政复议体制改革\n"
     "建成智慧复议平台，全年在线受理行政复议申请387件，按期办结率100%。\n"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ChromaServer:
-    """``chroma run --path DIR --host 127.0.0.1 --port N`` as a child process."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = path.parent / f"chroma-{self.port}.log"
-        env = dict(os.environ, ANONYMIZED_TELEMETRY="False", CHROMA_TELEMETRY="False")
-        self.proc = subprocess.Popen([CHROMA, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("chroma run did not answer within 60 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def client(self):
-        import chromadb
-
-        return chromadb.HttpClient(host="127.0.0.1", port=self.port,
-                                   settings=chromadb.Settings(anonymized_telemetry=False))
 
 
 @pytest.fixture(scope="module")
