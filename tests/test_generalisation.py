@@ -133,3 +133,11 @@ def test_how_others_did_it_finds_every_agency_on_a_small_corpus(assistant):
     assert len({r["agency"] for r in ans.compare}) >= 3, ans.text
     absent = assistant.run("compare", "其他单位在量子计算机采购方面是怎么做的？")
     assert absent.refused, absent.text
+
+
+def test_what_was_done_is_not_answered_from_next_years_plans(assistant):
+    """"在X方面做了哪些工作" is about practice: 方面/工作 frame the topic, and the report's plans section
+    (在今后的工作中…) does not answer it while the section titled with X does."""
+    ans = assistant.run("ask", "天津市宝坻区城市管理委员会在强化组织领导方面做了哪些工作？")
+    assert not ans.refused and "领导小组" in ans.text, ans.text
+    assert "今后" not in ans.text, ans.text

@@ -115,11 +115,13 @@ def test_analysis_names_documents_years_and_unknown_agencies(assistant):
     ("其他单位是如何建立和发挥法律顾问作用的？", {"法律顾问"}),
     ("各地在行政执法公示方面有哪些做法？", {"行政执法", "公示"}),
     ("兄弟部门是怎么开展普法宣传的", {"普法"}),
+    ("镇巴县在深化行政审批制度改革方面做了哪些工作？", {"行政审批"}),
 ])
 def test_others_practice_framing_is_not_the_topic(assistant, question, topic_terms):
     """"How did other agencies do X": 其他/单位/做法 name no topic (on a small knowledge base they would be its
     rarest terms and pick the evidence); the topic keeps X."""
-    topic = set(assistant.analyse(question, "compare").topic.weights)
+    topic = set(assistant.analyse(question, "compare" if "其他" in question or "各地" in question
+                                  or "兄弟" in question else "ask").topic.weights)
     assert not topic & {"其他", "单位", "各地", "兄弟", "部门", "做法", "方面"}, topic
     assert all(any(t in w for w in topic) for t in topic_terms), topic
 

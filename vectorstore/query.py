@@ -158,8 +158,13 @@ _HOW_FRAME = re.compile(r"(?:方面|上|中)?(?:都|又|分别)?(?:是)?(?:如�
                         r"|(?:方面|上|中)?(?:有|采取了|采取|形成了)(?:哪些|什么|何种)(?:好的|典型|具体)?(?:做法|经验|举措|措施)[？?。]?$")
 
 
+# "在X方面做了哪些工作": 方面 and the generic noun after the question word frame the topic X, they are not it
+_ASPECT_FRAME = re.compile(r"方面(?:都|还|又|主要)?(?:做了|开展了|采取了|推进了|取得了|有)?(?:哪些|什么|何种)"
+                           r"(?:工作|举措|措施|做法|成效|进展)?")
+
+
 def _strip_names(text: str, catalog: Catalog, docs: frozenset[str]) -> str:
-    out = text
+    out = _ASPECT_FRAME.sub(" 哪些 ", text)
     framed = _OTHERS_FRAME.sub("", out.strip())
     if framed != out.strip():  # only a question framed as others' practice loses its "how" tail too
         out = _HOW_FRAME.sub("", framed) or framed

@@ -11,6 +11,7 @@ from vectorstore.text import bigrams, is_lead_in, split_sentences
 from ..citations import enforce, renumber
 from ..evidence import Sentence, SourceBook
 from ..records import Answer
+from .sections import PRACTICE, off_section, section_kind
 from .base import (Composer, Context, Scored, attribution, evidence_pool, focus_evidence, gate, semantic_order, lead_in_expansion,
                    passages_of, topic_sentences)
 
@@ -40,6 +41,15 @@ def _one_report(query: Query, scored: list[Scored]) -> list[Scored]:
     first = min(scored, key=lambda s: s.sentence.hit.rank).sentence
     issuer = first.hit.doc.get("issuer")
     return [s for s in scored if s.sentence.hit.doc.get("issuer") != issuer or s.sentence.doc_id == first.doc_id]
+
+
+def _practice_first(query: Query, scored: list[Scored]) -> list[Scored]:
+    """A question about what was done is not answered from a report's shortcomings or next-year plans (在今后的
+    工作中…) while its practice sections hold evidence; a question about those sections keeps them."""
+    if section_kind(query.text) != PRACTICE:
+        return scored
+    practice = [s for s in scored if not off_section(s.sentence.hit.chunk.heading_path)]
+    return practice or scored
 
 
 def lead_sentence(query: Query, scored: list[Scored], ctx: Context) -> Scored | None:
@@ -139,7 +149,7 @@ def ask(query: Query, ctx: Context, filters=None, backend=None, on_token=None) -
 
         return llm_answer(backend, "ask", query.request, hits, ctx.store, on_token=on_token)
     st = ctx.settings
-    scored = semantic_order(query, _one_report(query, scored), ctx)
+    scored = semantic_order(query, _practice_first(query, _one_report(query, scored)), ctx)
     extra = [topic_sentences(p, hits[: ctx.k]) for p in query.parts]
     chosen = select(scored, extra, lead_sentence(query, scored, ctx), st.max_sentences, st.keep_ratio)
     book = SourceBook(ctx.store)
