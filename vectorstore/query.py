@@ -153,7 +153,7 @@ def terms(text: str, catalog: Catalog) -> Terms:
 # How a question frames "how did others do X" (其他单位是如何……的, 各地在……方面有哪些做法): the framing
 # names no topic, and on a small knowledge base its words (其他, 单位) would be the rarest terms
 _OTHERS_FRAME = re.compile(r"^(?:请问|请|想了解|了解一下)?(?:其他|其它|别的|兄弟|各|有关|相关)(?:的)?"
-                           r"(?:单位|部门|机关|地方|地区|地市|区县|县区|城市|省份|省市)(?:都|又|分别)?(?:在|对|是|就)?")
+                           r"(?:单位|部门|机关|地方|地区|地市|区县|县区|城市|省份|省市|地)(?:都|又|分别)?(?:在|对|是|就)?")
 _HOW_FRAME = re.compile(r"(?:方面|上|中)?(?:都|又|分别)?(?:是)?(?:如何|怎样|怎么)(?:做|干|搞|开展|落实|推进)?的?[？?。]?$"
                         r"|(?:方面|上|中)?(?:有|采取了|采取|形成了)(?:哪些|什么|何种)(?:好的|典型|具体)?(?:做法|经验|举措|措施)[？?。]?$")
 
